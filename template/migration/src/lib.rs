@@ -1,0 +1,15 @@
+//! Database migrations, applied in order by `db upgrade` and reverted by `db downgrade`.
+//!
+//! `db new NAME` adds a file here and registers it below.
+pub use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_create_persons;
+
+/// Every migration of the service, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250101_000001_create_persons::Migration)]
+    }
+}

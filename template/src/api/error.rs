@@ -1,0 +1,182 @@
+//! The one error shape of the API: `{"error": {"code", "message", "details"?}}`.
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Json};
+use serde::Serialize;
+
+use crate::controllers;
+
+/// An HTTP error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    details: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// A 400 for a request that is malformed in a way the client can fix.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// The error for a status alone, with its standard wording.
+    pub fn from_status(status: StatusCode) -> Self {
+        Self::new(status, status.canonical_reason().unwrap_or("error"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// A stable, machine-readable name for each status the API answers with.
+pub fn code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal_error",
+        _ => "error",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), error = %self.message, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code(self.status),
+                message: &self.message,
+                details: self.details.as_ref(),
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<controllers::Error> for ApiError {
+    fn from(error: controllers::Error) -> Self {
+        match error {
+            controllers::Error::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, error.to_string())
+            }
+            controllers::Error::Invalid(fields) => Self {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: "invalid input".into(),
+                details: serde_json::to_value(fields).ok(),
+            },
+            controllers::Error::Database(db) => {
+                // The cause goes to the log; the client gets no internals.
+                tracing::error!(error = %db, "database error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let message = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "expected a body with Content-Type: application/json".to_owned()
+            }
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
+            _ => rejection.body_text(),
+        };
+        Self::new(status, message)
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+/// The answer to any path no router knows.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}
+
+/// The answer to a known path called with a method it does not serve.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+/// Gives a JSON body to error responses made without one (timeouts, layers, ...).
+pub async fn json_error_bodies<B>(response: Response<B>) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response.map(Body::new);
+    }
+    let (mut parts, _) = response.into_parts();
+    let replacement = ApiError::from_status(status).into_response();
+    let (new_parts, body) = replacement.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        new_parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
+
+/// The answer when a handler panicked: a 500 like any other, the panic logged.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}

@@ -1,0 +1,110 @@
+//! `?page=&per_page=` parsing and the `next`/`prev` links of list answers.
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::config::ApiSettings;
+use crate::controllers::{Page, Paged};
+
+/// The query parameters of a list route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+impl PageQuery {
+    /// Checks the bounds and fills in the defaults.
+    pub fn page(&self, settings: &ApiSettings) -> Result<Page, ApiError> {
+        let per_page = self.per_page.unwrap_or(settings.default_per_page);
+        if per_page == 0 || per_page > settings.max_per_page {
+            return Err(ApiError::bad_request(format!(
+                "per_page must be between 1 and {}",
+                settings.max_per_page
+            )));
+        }
+        let number = self.page.unwrap_or(1);
+        // The offset must fit in a signed 64-bit SQL integer.
+        let fits = (number.saturating_sub(1))
+            .checked_mul(per_page)
+            .is_some_and(|offset| offset <= i64::MAX as u64);
+        if number == 0 || !fits {
+            return Err(ApiError::bad_request("page must be a positive page number"));
+        }
+        Ok(Page { number, per_page })
+    }
+}
+
+/// A page of objects with the links to its neighbours.
+#[derive(Debug, Serialize)]
+pub struct PageBody<T> {
+    pub objects: Vec<T>,
+    pub next: Option<String>,
+    pub prev: Option<String>,
+}
+
+impl<T> PageBody<T> {
+    /// Formats `paged` as the answer of the list route at `path`.
+    pub fn new<M>(path: &str, paged: Paged<M>, format: impl Fn(M) -> T) -> Self {
+        let Page { number, per_page } = paged.page;
+        let link = |n: u64| format!("{path}?page={n}&per_page={per_page}");
+        Self {
+            next: paged.has_next.then(|| link(number + 1)),
+            prev: (number > 1).then(|| link(number - 1)),
+            objects: paged.items.into_iter().map(format).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ApiSettings {
+        ApiSettings {
+            default_per_page: 20,
+            max_per_page: 100,
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_given() {
+        let page = PageQuery::default().page(&settings()).expect("valid");
+        assert_eq!(
+            page,
+            Page {
+                number: 1,
+                per_page: 20
+            }
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        for (page, per_page) in [
+            (Some(0), None),
+            (None, Some(0)),
+            (None, Some(101)),
+            (Some(u64::MAX), Some(100)),
+        ] {
+            let query = PageQuery { page, per_page };
+            assert!(query.page(&settings()).is_err(), "{page:?} {per_page:?}");
+        }
+    }
+
+    #[test]
+    fn links_point_to_the_neighbour_pages() {
+        let paged = Paged {
+            items: vec![1, 2],
+            page: Page {
+                number: 2,
+                per_page: 2,
+            },
+            has_next: true,
+        };
+        let body = PageBody::new("/v1/persons", paged, |n| n * 10);
+        assert_eq!(body.objects, [10, 20]);
+        assert_eq!(body.next.as_deref(), Some("/v1/persons?page=3&per_page=2"));
+        assert_eq!(body.prev.as_deref(), Some("/v1/persons?page=1&per_page=2"));
+    }
+}

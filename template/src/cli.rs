@@ -1,0 +1,151 @@
+//! The command line: `serve`, `db ...`, `config`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::Settings;
+use crate::{db, telemetry};
+
+/// The service and its maintenance commands.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Manage the database schema.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Print the effective configuration, secrets hidden.
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Apply pending migrations: all of them, or the next N.
+    Upgrade { steps: Option<u32> },
+    /// Revert the last N applied migrations (1 by default).
+    Downgrade {
+        #[arg(default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Add an empty migration file named NAME (lower snake_case) to the migration crate.
+    New {
+        name: String,
+        /// The migration crate's source folder.
+        #[arg(long, default_value = "migration/src")]
+        dir: PathBuf,
+    },
+}
+
+/// Parses the command line, runs the command and returns the process's exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    // One TLS provider for every crate that uses rustls (database, later Redis and Sentry).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    if let Command::Db(DbCommand::New { name, dir }) = &cli.command {
+        // Works on the source tree: no configuration or database needed.
+        return match db::new_migration(dir, name, chrono::Utc::now()) {
+            Ok(file) => {
+                println!("created {}", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(error),
+        };
+    }
+
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => return fail(error),
+    };
+    if let Command::Config = cli.command {
+        print!("{}", settings.redacted_yaml());
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(&settings.log);
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(error),
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(settings).await,
+            Command::Db(command) => run_db(settings, command).await,
+            Command::Config => Ok(()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(error),
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn serve(settings: Settings) -> Result<(), BoxError> {
+    let app = App::build(settings).await?;
+    app.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> {
+    let conn = db::connect(&settings.database).await?;
+    match command {
+        DbCommand::Upgrade { steps } => {
+            db::upgrade(&conn, steps).await?;
+            print_status(&conn).await?;
+        }
+        DbCommand::Downgrade { steps } => {
+            db::downgrade(&conn, steps).await?;
+            print_status(&conn).await?;
+        }
+        DbCommand::Status => print_status(&conn).await?,
+        DbCommand::New { .. } => {}
+    }
+    Ok(())
+}
+
+async fn print_status(conn: &sea_orm::DatabaseConnection) -> Result<(), BoxError> {
+    for (name, applied) in db::status(conn).await? {
+        println!("{} {name}", if applied { "applied" } else { "pending" });
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}

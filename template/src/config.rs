@@ -1,0 +1,426 @@
+//! Typed settings, loaded once at start-up.
+//!
+//! Sources, later ones winning: built-in defaults < `config/default.yaml` <
+//! `config/{APP_ENV}.yaml` < the file named by `APP_CONFIG` < the YAML document in
+//! `APP_CONFIG_YAML` < `APP__SECTION__KEY` environment variables.
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized};
+use serde::{Deserialize, Serialize};
+
+/// Names the environment: `dev` (the default), `test` or `prod`.
+pub const ENV_VAR: &str = "APP_ENV";
+/// Names one more YAML file read after the environment's own.
+pub const FILE_VAR: &str = "APP_CONFIG";
+/// Holds a whole YAML document, for containers that get their config from one variable.
+pub const YAML_VAR: &str = "APP_CONFIG_YAML";
+/// Names the folder of `default.yaml` and the environment files (`config` by default).
+pub const DIR_VAR: &str = "APP_CONFIG_DIR";
+/// Prefix of the variables that override single keys: `APP__DATABASE__URL`.
+pub const OVERRIDE_PREFIX: &str = "APP__";
+
+/// Where the service runs; picks `config/{env}.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Dev,
+    Test,
+    Prod,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Test => "test",
+            Self::Prod => "prod",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ConfigError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "dev" | "development" => Ok(Self::Dev),
+            "test" | "testing" => Ok(Self::Test),
+            "prod" | "production" => Ok(Self::Prod),
+            _ => Err(ConfigError(format!(
+                "{ENV_VAR} must be one of dev, test, prod (got {value:?})"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Set from `APP_ENV`, never from a file.
+    #[serde(skip, default = "default_env")]
+    pub env: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub api: ApiSettings,
+    pub log: LogSettings,
+}
+
+fn default_env() -> Environment {
+    Environment::Dev
+}
+
+/// The HTTP listener and the limits it enforces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// A request still running after this long gets a 408.
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body; larger ones get a 413.
+    pub body_limit_bytes: usize,
+    /// How long a shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// The SQL database: PostgreSQL (`postgres://`) or SQLite (`sqlite://`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+    /// Apply pending migrations when the service starts (handy in dev, off in prod).
+    pub auto_migrate: bool,
+}
+
+/// Behaviour of the REST API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    pub default_per_page: u64,
+    pub max_per_page: u64,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info,sqlx=warn`; `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// How log lines look on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Multi-line and coloured, for people.
+    Pretty,
+    /// One line per event, for people.
+    Compact,
+    /// One JSON object per line, for machines.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: Environment::Dev,
+            server: ServerSettings {
+                host: "127.0.0.1".into(),
+                port: 8000,
+                request_timeout_secs: 30,
+                body_limit_bytes: 1024 * 1024,
+                shutdown_timeout_secs: 30,
+            },
+            database: DatabaseSettings {
+                url: None,
+                max_connections: 10,
+                min_connections: 1,
+                connect_timeout_secs: 5,
+                auto_migrate: false,
+            },
+            api: ApiSettings {
+                default_per_page: 20,
+                max_per_page: 100,
+            },
+            log: LogSettings {
+                level: "info,sqlx=warn".into(),
+                format: LogFormat::Compact,
+            },
+        }
+    }
+}
+
+/// A configuration problem, worded for the person who has to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        // figment reports one error per bad key; each names the key and where it came from.
+        let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+        Self(messages.join("; "))
+    }
+}
+
+/// YAML for figment, through the maintained `yaml_serde` crate.
+struct Yaml;
+
+impl Format for Yaml {
+    type Error = yaml_serde::Error;
+    const NAME: &'static str = "YAML";
+
+    fn from_str<T: serde::de::DeserializeOwned>(string: &str) -> Result<T, Self::Error> {
+        yaml_serde::from_str(string)
+    }
+}
+
+impl Settings {
+    /// Loads the settings from the process environment and the files it names.
+    pub fn load() -> Result<Self, ConfigError> {
+        let vars = std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        Self::load_from(&vars)
+    }
+
+    /// Loads the settings from the given variables instead of the process's (for tests).
+    pub fn load_from(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| vars.get(name).cloned();
+        let env = match var(ENV_VAR) {
+            Some(value) => value.parse()?,
+            None => Environment::Dev,
+        };
+        let dir = PathBuf::from(var(DIR_VAR).unwrap_or_else(|| "config".into()));
+
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Yaml::file(dir.join("default.yaml")))
+            .merge(Yaml::file(dir.join(format!("{env}.yaml"))));
+        if let Some(path) = var(FILE_VAR) {
+            figment = figment.merge(Yaml::file_exact(readable_file(Path::new(&path))?));
+        }
+        if let Some(document) = var(YAML_VAR) {
+            figment = figment.merge(Yaml::string(&document));
+        }
+        figment = figment.merge(overrides(vars));
+
+        let mut settings: Settings = figment.extract()?;
+        settings.env = env;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: values that depend on each other or on the environment.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError(message));
+        match self.database.url.as_deref() {
+            None | Some("") => {
+                return fail(format!(
+                    "database.url is required in {}: set it in config/{}.yaml, in the file named \
+                     by {FILE_VAR}, or with {OVERRIDE_PREFIX}DATABASE__URL",
+                    self.env, self.env
+                ));
+            }
+            Some(url) if !(url.starts_with("postgres") || url.starts_with("sqlite:")) => {
+                return fail(
+                    "database.url must start with postgres:// or sqlite: (got another scheme)"
+                        .into(),
+                );
+            }
+            Some(_) => {}
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections must be at least 1".into());
+        }
+        if self.api.default_per_page == 0 || self.api.default_per_page > self.api.max_per_page {
+            return fail("api.default_per_page must be between 1 and api.max_per_page".into());
+        }
+        if let Err(error) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
+            return fail(format!("log.level is not a valid filter: {error}"));
+        }
+        Ok(())
+    }
+
+    /// The database URL; `load` guarantees it is set.
+    pub fn database_url(&self) -> &str {
+        self.database.url.as_deref().unwrap_or_default()
+    }
+
+    /// The effective settings as YAML, with passwords, tokens and URL credentials hidden.
+    pub fn redacted_yaml(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        redact(&mut value, false);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("env".into(), self.env.as_str().into());
+        }
+        yaml_serde::to_string(&value).unwrap_or_default()
+    }
+}
+
+/// The `APP__SECTION__KEY` overrides: `APP__DATABASE__URL` sets `database.url`.
+fn overrides(vars: &HashMap<String, String>) -> Figment {
+    let mut figment = Figment::new();
+    for (name, value) in vars {
+        if let Some(path) = name.strip_prefix(OVERRIDE_PREFIX) {
+            let key = path.to_ascii_lowercase().replace("__", ".");
+            let parsed: figment::value::Value =
+                value.parse().unwrap_or_else(|_| value.clone().into());
+            figment = figment.merge(Serialized::global(&key, parsed));
+        }
+    }
+    figment
+}
+
+fn readable_file(path: &Path) -> Result<&Path, ConfigError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(path),
+        Ok(_) => Err(ConfigError(format!(
+            "{FILE_VAR} names {}, which is not a file",
+            path.display()
+        ))),
+        Err(error) => Err(ConfigError(format!(
+            "{FILE_VAR} names {}, which cannot be read: {error}",
+            path.display()
+        ))),
+    }
+}
+
+const SECRET_KEYS: [&str; 6] = ["password", "secret", "token", "dsn", "key", "credentials"];
+
+fn redact(value: &mut serde_json::Value, secret_key: bool) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                redact(child, SECRET_KEYS.iter().any(|s| key.contains(s)));
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secret_key)),
+        serde_json::Value::String(text) if secret_key && !text.is_empty() => {
+            *text = "[redacted]".into();
+        }
+        serde_json::Value::String(text) => {
+            if let Ok(mut url) = url::Url::parse(text)
+                && url.password().is_some()
+                && url.set_password(Some("[redacted]")).is_ok()
+            {
+                *text = url.to_string();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(&vars)
+    }
+
+    #[test]
+    fn dev_is_the_default_and_needs_no_server() {
+        let settings = load(&[]).expect("dev settings load");
+        assert_eq!(settings.env, Environment::Dev);
+        assert!(settings.database_url().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn an_unknown_environment_is_refused_by_name() {
+        let error = load(&[(ENV_VAR, "staging")]).unwrap_err().to_string();
+        assert!(
+            error.contains("APP_ENV") && error.contains("staging"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn prod_requires_an_explicit_database_url() {
+        let error = load(&[(ENV_VAR, "prod")]).unwrap_err().to_string();
+        assert!(error.contains("database.url"), "{error}");
+    }
+
+    #[test]
+    fn a_yaml_document_in_one_variable_is_read() {
+        let yaml = "database:\n  url: postgres://u:p@db/app\nserver:\n  port: 9000\n";
+        let settings = load(&[(ENV_VAR, "prod"), (YAML_VAR, yaml)]).expect("loads");
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.database_url(), "postgres://u:p@db/app");
+    }
+
+    #[test]
+    fn single_keys_are_overridden_from_the_environment() {
+        let settings = load(&[
+            ("APP__SERVER__PORT", "9100"),
+            (
+                "APP__DATABASE__URL",
+                "postgres://u:p@db:5432/app?sslmode=disable",
+            ),
+        ])
+        .expect("loads");
+        assert_eq!(settings.server.port, 9100);
+        assert_eq!(
+            settings.database_url(),
+            "postgres://u:p@db:5432/app?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let error = load(&[(YAML_VAR, "server:\n  port: eighty\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("port"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let error = load(&[(YAML_VAR, "server:\n  prot: 80\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("prot"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_refused() {
+        let error = load(&[(FILE_VAR, "/nonexistent/app.yaml")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/app.yaml"), "{error}");
+    }
+
+    #[test]
+    fn redaction_hides_url_passwords_and_secret_keys() {
+        let yaml = "database:\n  url: postgres://user:hunter2@db/app\n";
+        let settings = load(&[(YAML_VAR, yaml)]).expect("loads");
+        let printed = settings.redacted_yaml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("user:"), "{printed}");
+
+        let mut value = serde_json::json!({"sentry": {"dsn": "https://k@sentry/1"}});
+        redact(&mut value, false);
+        assert_eq!(value["sentry"]["dsn"], "[redacted]");
+    }
+}

@@ -1,0 +1,49 @@
+//! The service's logic, shared by every API version (and by tasks, later).
+//!
+//! Controllers take plain Rust values, talk to the models and return plain Rust values or
+//! an [`Error`]; they know nothing of HTTP.
+use sea_orm::DbErr;
+
+pub mod persons;
+
+/// What a controller can fail with; the API maps each kind to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// One rejected input field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Which slice of a list to return: page `number` (from 1) of `per_page` items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u64,
+    pub per_page: u64,
+}
+
+/// One page of results and whether more follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub page: Page,
+    pub has_next: bool,
+}

@@ -1,0 +1,224 @@
+//! Creating, reading, changing and deleting persons.
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryOrder, QuerySelect,
+};
+
+use super::{Error, FieldError, Page, Paged};
+use crate::models::person::{self, Entity as Person};
+
+/// Longest accepted name, in characters (the column holds 200).
+pub const NAME_MAX_CHARS: usize = 200;
+/// Oldest accepted age.
+pub const AGE_MAX: i32 = 150;
+
+/// Every field of a person, as given to create or replace one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonInput {
+    pub name: String,
+    pub age: i32,
+}
+
+/// Some fields of a person, as given to change one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonChanges {
+    pub name: Option<String>,
+    pub age: Option<i32>,
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
+    let name = name.trim();
+    if name.is_empty() {
+        errors.push(FieldError::new("name", "must not be empty"));
+    } else if name.chars().count() > NAME_MAX_CHARS {
+        errors.push(FieldError::new(
+            "name",
+            format!("must be at most {NAME_MAX_CHARS} characters"),
+        ));
+    }
+    name.to_owned()
+}
+
+fn check_age(age: i32, errors: &mut Vec<FieldError>) {
+    if !(0..=AGE_MAX).contains(&age) {
+        errors.push(FieldError::new(
+            "age",
+            format!("must be between 0 and {AGE_MAX}"),
+        ));
+    }
+}
+
+impl PersonChanges {
+    /// Checks the fields that are present; a trimmed name is kept.
+    fn validate(mut self) -> Result<Self, Error> {
+        let mut errors = Vec::new();
+        if let Some(name) = &self.name {
+            self.name = Some(check_name(name, &mut errors));
+        }
+        if let Some(age) = self.age {
+            check_age(age, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Error::Invalid(errors))
+        }
+    }
+}
+
+impl From<PersonInput> for PersonChanges {
+    fn from(input: PersonInput) -> Self {
+        Self {
+            name: Some(input.name),
+            age: Some(input.age),
+        }
+    }
+}
+
+fn not_found(id: i64) -> Error {
+    Error::NotFound {
+        resource: "person",
+        id: id.to_string(),
+    }
+}
+
+/// Creates a person.
+pub async fn create(db: &DatabaseConnection, input: PersonInput) -> Result<person::Model, Error> {
+    let checked = PersonChanges::from(input).validate()?;
+    let now = Utc::now();
+    let row = person::ActiveModel {
+        name: Set(checked.name.unwrap_or_default()),
+        age: Set(checked.age.unwrap_or_default()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+/// Finds a person by id.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<person::Model, Error> {
+    Person::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// Lists persons by id, one page at a time.
+pub async fn list(db: &DatabaseConnection, page: Page) -> Result<Paged<person::Model>, Error> {
+    let offset = (page.number.saturating_sub(1)).saturating_mul(page.per_page);
+    // One row more than asked tells whether a next page exists without counting.
+    let mut items = Person::find()
+        .order_by_asc(person::Column::Id)
+        .offset(offset)
+        .limit(page.per_page + 1)
+        .all(db)
+        .await?;
+    let has_next = items.len() as u64 > page.per_page;
+    items.truncate(page.per_page as usize);
+    Ok(Paged {
+        items,
+        page,
+        has_next,
+    })
+}
+
+/// Replaces every field of a person.
+pub async fn replace(
+    db: &DatabaseConnection,
+    id: i64,
+    input: PersonInput,
+) -> Result<person::Model, Error> {
+    update(db, id, input.into()).await
+}
+
+/// Changes the given fields of a person.
+pub async fn update(
+    db: &DatabaseConnection,
+    id: i64,
+    changes: PersonChanges,
+) -> Result<person::Model, Error> {
+    let changes = changes.validate()?;
+    let mut row = get(db, id).await?.into_active_model();
+    if let Some(name) = changes.name {
+        row.name = Set(name);
+    }
+    if let Some(age) = changes.age {
+        row.age = Set(age);
+    }
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+/// Deletes a person.
+pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<(), Error> {
+    let result = Person::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_fields(result: Result<PersonChanges, Error>) -> Vec<&'static str> {
+        match result {
+            Err(Error::Invalid(errors)) => errors.iter().map(|e| e.field).collect(),
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_blank_name_is_rejected() {
+        let changes = PersonChanges {
+            name: Some("   ".into()),
+            age: None,
+        };
+        assert_eq!(invalid_fields(changes.validate()), ["name"]);
+    }
+
+    #[test]
+    fn a_too_long_name_is_rejected() {
+        let changes = PersonChanges {
+            name: Some("x".repeat(NAME_MAX_CHARS + 1)),
+            age: None,
+        };
+        assert_eq!(invalid_fields(changes.validate()), ["name"]);
+    }
+
+    #[test]
+    fn ages_outside_the_range_are_rejected() {
+        for age in [-1, AGE_MAX + 1, i32::MIN, i32::MAX] {
+            let changes = PersonChanges {
+                name: None,
+                age: Some(age),
+            };
+            assert_eq!(invalid_fields(changes.validate()), ["age"], "age {age}");
+        }
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let input = PersonInput {
+            name: String::new(),
+            age: -3,
+        };
+        assert_eq!(
+            invalid_fields(PersonChanges::from(input).validate()),
+            ["name", "age"]
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed() {
+        let input = PersonInput {
+            name: "  Ada Lovelace ".into(),
+            age: 36,
+        };
+        let checked = PersonChanges::from(input).validate().expect("valid");
+        assert_eq!(checked.name.as_deref(), Some("Ada Lovelace"));
+    }
+}

@@ -1,0 +1,9 @@
+//! The service as a library: `main.rs` and the tests build it the same way.
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod controllers;
+pub mod db;
+pub mod models;
+pub mod telemetry;

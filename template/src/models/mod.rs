@@ -1,0 +1,2 @@
+//! Storage: one sea-orm entity per table. Only controllers use these.
+pub mod person;
