@@ -87,30 +87,31 @@ pub fn new_migration(
     Ok(file)
 }
 
-/// Adds `mod {module};` after the last migration module and its entry after the last one.
+/// Adds `mod {module};` after the last migration module and its entry at the end of the
+/// `vec![...]` in `migrations()`.
 fn register(lib: &str, module: &str) -> Option<String> {
-    let lines: Vec<&str> = lib.lines().collect();
+    let body = lib.find("fn migrations()")?;
+    let open = body + lib[body..].find("vec![")? + "vec![".len();
+    let close = open + lib[open..].find(']')?;
+    let mut entries: Vec<String> = lib[open..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_owned)
+        .collect();
+    entries.push(format!("Box::new({module}::Migration)"));
+    let list: String = entries
+        .iter()
+        .map(|entry| format!("\n            {entry},"))
+        .collect();
+    let patched = format!("{}{list}\n        {}", &lib[..open], &lib[close..]);
+
+    let mut lines: Vec<String> = patched.lines().map(str::to_owned).collect();
     let last_mod = lines
         .iter()
-        .rposition(|l| l.trim_start().starts_with("mod m"))?;
-    let last_entry = lines
-        .iter()
-        .rposition(|l| l.trim_start().starts_with("Box::new("))?;
-    let indent: String = lines[last_entry]
-        .chars()
-        .take_while(|c| c.is_whitespace())
-        .collect();
-    let mut out = Vec::with_capacity(lines.len() + 2);
-    for (index, line) in lines.iter().enumerate() {
-        out.push((*line).to_owned());
-        if index == last_mod {
-            out.push(format!("mod {module};"));
-        }
-        if index == last_entry {
-            out.push(format!("{indent}Box::new({module}::Migration),"));
-        }
-    }
-    Some(out.join("\n") + "\n")
+        .rposition(|line| line.trim_start().starts_with("mod m"))?;
+    lines.insert(last_mod + 1, format!("mod {module};"));
+    Some(lines.join("\n") + "\n")
 }
 
 const MIGRATION_TEMPLATE: &str = r#"use sea_orm_migration::{prelude::*, schema::*};

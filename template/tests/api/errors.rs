@@ -1,0 +1,98 @@
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{error_of, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn an_unknown_route_returns_a_json_404() {
+    let app = spawn_app().await;
+
+    let (status, code, _) = error_of(app.get("/v1/nothing/here").await).await;
+
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn a_wrong_method_returns_a_json_405_with_allow() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .delete(app.url("/v1/persons"))
+        .send()
+        .await
+        .expect("sent");
+
+    let allow = response.headers()["allow"]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let (status, code, _) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+
+    for path in ["/mon/ping", "/v1/persons", "/v1/persons/1", "/nowhere"] {
+        let response = app.get(path).await;
+        let id = response.headers()["x-request-id"].to_str().expect("ASCII");
+        assert_eq!(id.len(), 36, "{path}: a generated UUID, got {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_id_sent_by_the_client_is_kept() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/v1/persons"))
+        .header("x-request-id", "client-chosen-42")
+        .send()
+        .await
+        .expect("sent");
+
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
+}
+
+#[tokio::test]
+async fn a_deprecated_route_says_so_in_its_headers() {
+    let app = spawn_app().await;
+
+    let old = app.get("/v1/people").await;
+    assert_eq!(old.status(), 200);
+    let headers = old.headers();
+    assert_eq!(headers["x-deprecated"], "true");
+    assert_eq!(headers["deprecation"], "@1735689600");
+    assert_eq!(headers["sunset"], "Fri, 01 Jan 2027 00:00:00 GMT");
+    assert_eq!(headers["link"], "</v1/persons>; rel=\"successor-version\"");
+
+    let current = app.get("/v1/persons").await;
+    assert!(current.headers().get("x-deprecated").is_none());
+}
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_returns_a_json_408() {
+    let app = spawn_app_with(|settings| settings.server.request_timeout_secs = 1).await;
+    let address = app.address.trim_start_matches("http://");
+
+    // Announce a body and never send it: the handler waits until the timeout strikes.
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let head = "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                Content-Length: 40\r\n\r\n{\"name\":";
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("answered before 10 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]);
+
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+}
