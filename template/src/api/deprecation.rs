@@ -73,7 +73,7 @@ fn value(name: &'static str, value: String) -> Option<(HeaderName, HeaderValue)>
 
 /// Serves `route` as before, with the deprecation headers added to every answer.
 ///
-/// ```ignore
+/// ```text
 /// .route("/people", deprecated(get(list), Deprecation::new().successor("/v1/persons")))
 /// ```
 pub fn deprecated<S>(route: MethodRouter<S>, deprecation: Deprecation) -> MethodRouter<S>

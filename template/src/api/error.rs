@@ -180,3 +180,51 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     tracing::error!(panic = detail, "handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn json_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).expect("JSON body")
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_json_500() {
+        let response = panic_response(Box::new("boom"));
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json_of(response).await;
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["message"], "internal error");
+    }
+
+    #[tokio::test]
+    async fn an_empty_error_response_gets_a_json_body_and_keeps_its_headers() {
+        let bare = Response::builder()
+            .status(StatusCode::REQUEST_TIMEOUT)
+            .header("x-request-id", "abc")
+            .body(Body::empty())
+            .expect("response");
+
+        let response = json_error_bodies(bare).await;
+
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()["x-request-id"], "abc");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(json_of(response).await["error"]["code"], "request_timeout");
+    }
+
+    #[tokio::test]
+    async fn successes_and_typed_errors_pass_through() {
+        let ok = Response::new(Body::from("plain"));
+        assert_eq!(json_error_bodies(ok).await.status(), StatusCode::OK);
+
+        let typed = ApiError::bad_request("nope").into_response();
+        let body = json_of(json_error_bodies(typed).await).await;
+        assert_eq!(body["error"]["message"], "nope");
+    }
+}

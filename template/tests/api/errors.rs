@@ -35,6 +35,26 @@ async fn a_wrong_method_returns_a_json_405_with_allow() {
 }
 
 #[tokio::test]
+async fn a_database_failure_returns_a_json_500_without_internals() {
+    let app = spawn_app().await;
+    let db = sea_orm::Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect to the service's database");
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "DROP TABLE persons")
+        .await
+        .expect("drop the table behind the API");
+    let _ = db.close().await;
+
+    let (status, code, body) = error_of(app.get("/v1/persons").await).await;
+
+    assert_eq!((status, code.as_str()), (500, "internal_error"));
+    assert_eq!(
+        body["error"]["message"], "internal error",
+        "no SQL leaks: {body}"
+    );
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app().await;
 

@@ -14,6 +14,8 @@ use crate::service::telemetry;
 pub struct TestApp {
     pub address: String,
     pub client: Client,
+    /// The service's own database, for tests that look behind the API.
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _database: TestDatabase,
@@ -46,6 +48,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address,
         client: Client::new(),
+        database_url: database.url.clone(),
         shutdown: Some(shutdown),
         server: Some(server),
         _database: database,

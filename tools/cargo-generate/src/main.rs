@@ -17,11 +17,9 @@ fn main() -> ExitCode {
     } else {
         generate(args).map(|_| ())
     };
+    // cargo-generate has already printed what went wrong.
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("Error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(_) => ExitCode::FAILURE,
     }
 }

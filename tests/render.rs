@@ -1,0 +1,154 @@
+//! Renders the template the way a user does and checks what comes out.
+use std::path::Path;
+
+use starter_tests::{SKELETON, cargo_in, describe, files, has_word, render, repo_root};
+
+/// Checks that `project` holds no skeleton name, no template syntax and no twin.
+fn assert_clean(project: &Path) {
+    let mut problems = Vec::new();
+    for path in files(project) {
+        let shown = path.display().to_string();
+        if has_word(&shown, SKELETON) || shown.ends_with(".liquid") {
+            problems.push(format!("{shown}: file name"));
+        }
+        let Ok(text) = std::fs::read_to_string(project.join(&path)) else {
+            continue;
+        };
+        for (number, line) in text.lines().enumerate() {
+            let leftover = has_word(line, SKELETON);
+            let syntax = ["{{", "{%", "%}"]
+                .iter()
+                .any(|marker| line.contains(marker));
+            if leftover || syntax {
+                problems.push(format!("{shown}:{}: {line}", number + 1));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "leftovers in {}:\n{}",
+        project.display(),
+        problems.join("\n")
+    );
+}
+
+fn read(project: &Path, file: &str) -> String {
+    std::fs::read_to_string(project.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// Renders `name`, checks the names it got, and returns the project folder.
+fn rendered(name: &str, package: &str, into: &Path) -> std::path::PathBuf {
+    let values = repo_root().join("examples/acme-billing.toml");
+    let output = render(name, into, Some(&values));
+    assert!(
+        output.status.success(),
+        "rendering {name:?}:\n{}",
+        describe(&output)
+    );
+    let project = into.join(package);
+    assert!(
+        project.is_dir(),
+        "{} exists:\n{}",
+        project.display(),
+        describe(&output)
+    );
+    assert_clean(&project);
+
+    let crate_name = package.replace('-', "_");
+    let manifest = read(&project, "Cargo.toml");
+    assert!(
+        manifest.contains(&format!("name = \"{package}\"")),
+        "{manifest}"
+    );
+    let lock = read(&project, "Cargo.lock");
+    assert!(
+        lock.contains(&format!("name = \"{package}\"")),
+        "Cargo.lock names the package"
+    );
+    assert!(read(&project, "src/main.rs").contains(&format!("{crate_name}::cli::run()")));
+    let answers = read(&project, ".starter/answers.toml");
+    assert!(
+        answers.contains(&format!("project-name = \"{package}\"")),
+        "{answers}"
+    );
+    assert!(answers.contains(&format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))));
+    project
+}
+
+/// Renders `name` and runs the project's own checks: formatting, lints and tests.
+fn renders_and_passes_its_own_checks(name: &str, package: &str) {
+    let into = tempfile::tempdir().expect("temp dir");
+    let project = rendered(name, package, into.path());
+
+    cargo_in(&project, &["fmt", "--check"]);
+    cargo_in(
+        &project,
+        &[
+            "clippy",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    cargo_in(&project, &["test", "--locked"]);
+}
+
+#[test]
+fn acme_billing_renders_clean_and_passes_its_own_checks() {
+    renders_and_passes_its_own_checks("acme-billing", "acme-billing");
+}
+
+#[test]
+fn a_camel_case_name_renders_clean_and_passes_its_own_checks() {
+    renders_and_passes_its_own_checks("MyService", "my-service");
+}
+
+#[test]
+fn a_short_name_with_a_digit_renders_clean_and_passes_its_own_checks() {
+    renders_and_passes_its_own_checks("x2", "x2");
+}
+
+#[test]
+fn names_with_spaces_are_normalised_and_underscores_kept() {
+    let into = tempfile::tempdir().expect("temp dir");
+    rendered("Acme Billing", "acme-billing", into.path());
+    let into = tempfile::tempdir().expect("temp dir");
+    rendered("payments_api", "payments_api", into.path());
+}
+
+#[test]
+fn bad_names_are_refused_before_anything_is_written() {
+    for (name, says) in [
+        ("123abc", "starts with a digit"),
+        ("self", "already use"),
+        ("test", "already use"),
+        ("Crate", "already use"),
+        ("migration", "already use"),
+        ("tokio", "already use"),
+        ("café", "ASCII"),
+        ("my.service", "ASCII"),
+        ("   ", "empty"),
+        ("__", "no letter or digit"),
+    ] {
+        let into = tempfile::tempdir().expect("temp dir");
+        let output = render(name, into.path(), None);
+        assert!(
+            !output.status.success(),
+            "{name:?} must be refused:\n{}",
+            describe(&output)
+        );
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            said.contains(says),
+            "{name:?} is refused saying {says:?}:\n{said}"
+        );
+        let left: Vec<_> = std::fs::read_dir(into.path()).expect("list").collect();
+        assert!(left.is_empty(), "{name:?} left files behind: {left:?}");
+    }
+}

@@ -1,0 +1,86 @@
+//! The skeleton says `foo`; each file that does has a `.liquid` twin that says
+//! `{{project-name}}` or `{{crate_name}}` instead. The twins are derived, never edited:
+//! after changing such a file, run `UPDATE_TWINS=1 cargo test --test twins`.
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use starter_tests::{SKELETON, files, has_word, liquefy, repo_root, template_dir};
+
+/// The skeleton files that name the skeleton, and so need a twin.
+fn naming_files() -> Vec<PathBuf> {
+    let dir = template_dir();
+    files(&dir)
+        .into_iter()
+        .filter(|path| path.extension().is_none_or(|e| e != "liquid"))
+        .filter(|path| {
+            std::fs::read_to_string(dir.join(path)).is_ok_and(|text| has_word(&text, SKELETON))
+        })
+        .collect()
+}
+
+fn twin_of(path: &std::path::Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".liquid");
+    PathBuf::from(name)
+}
+
+#[test]
+fn every_file_naming_the_skeleton_has_an_up_to_date_twin() {
+    let dir = template_dir();
+    let update = std::env::var_os("UPDATE_TWINS").is_some();
+    let mut stale = Vec::new();
+    for path in naming_files() {
+        let text = std::fs::read_to_string(dir.join(&path)).expect("read");
+        let expected = liquefy(&path, &text);
+        let twin = dir.join(twin_of(&path));
+        if std::fs::read_to_string(&twin).ok().as_deref() != Some(expected.as_str()) {
+            if update {
+                std::fs::write(&twin, expected).expect("write twin");
+            } else {
+                stale.push(twin_of(&path));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale or missing twins {stale:?}: run `UPDATE_TWINS=1 cargo test --test twins`"
+    );
+}
+
+#[test]
+fn liquid_renders_exactly_the_twins() {
+    let dir = template_dir();
+    let twins: BTreeSet<String> = files(&dir)
+        .into_iter()
+        .filter_map(|path| {
+            let path = path.to_str()?.to_owned();
+            path.strip_suffix(".liquid").map(str::to_owned)
+        })
+        .collect();
+    let config = std::fs::read_to_string(repo_root().join("cargo-generate.toml")).expect("read");
+    let list = config
+        .split("include = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("cargo-generate.toml has an include list");
+    let included: BTreeSet<String> = list
+        .split(',')
+        .map(|item| item.trim().trim_matches('"').to_owned())
+        .filter(|item| !item.is_empty())
+        .collect();
+    assert_eq!(
+        included, twins,
+        "cargo-generate.toml's include list names every twin"
+    );
+}
+
+#[test]
+fn rendered_projects_record_the_starter_version() {
+    let answers = std::fs::read_to_string(template_dir().join(".starter/answers.toml.liquid"))
+        .expect("read answers template");
+    let version = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(
+        answers.contains(&version),
+        "answers.toml.liquid says {version}"
+    );
+}
