@@ -56,7 +56,10 @@ fn word_positions<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usiz
             let before = text[..at].chars().next_back();
             let after = text[at + word.len()..].chars().next();
             // `CARGO_BIN_EXE_foo` counts: there `_` separates the name.
-            let before_ok = !is_ident(before) || text[..at].ends_with("CARGO_BIN_EXE_");
+            let head = &text[..at];
+            let before_ok = !is_ident(before)
+                || head.ends_with("CARGO_BIN_EXE_")
+                || head.ends_with("cargo_bin_exe_");
             before_ok && !is_ident(after)
         })
 }

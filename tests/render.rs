@@ -127,6 +127,7 @@ fn bad_names_are_refused_before_anything_is_written() {
         ("Crate", "already use"),
         ("migration", "already use"),
         ("tokio", "already use"),
+        ("SEAOrm", "already use"),
         ("café", "ASCII"),
         ("my.service", "ASCII"),
         ("   ", "empty"),

@@ -48,6 +48,23 @@ fn every_file_naming_the_skeleton_has_an_up_to_date_twin() {
 }
 
 #[test]
+fn every_twin_stands_for_a_file_that_names_the_skeleton() {
+    let dir = template_dir();
+    let needed: BTreeSet<PathBuf> = naming_files().iter().map(|p| twin_of(p)).collect();
+    let orphans: Vec<PathBuf> = files(&dir)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "liquid"))
+        .filter(|path| !needed.contains(path))
+        // A twin without a skeleton file (`.starter/answers.toml`) exists only rendered.
+        .filter(|path| dir.join(path.with_extension("")).exists())
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "twins whose file no longer names the skeleton: {orphans:?}"
+    );
+}
+
+#[test]
 fn liquid_renders_exactly_the_twins() {
     let dir = template_dir();
     let twins: BTreeSet<String> = files(&dir)

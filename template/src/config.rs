@@ -22,6 +22,8 @@ pub const YAML_VAR: &str = "APP_CONFIG_YAML";
 pub const DIR_VAR: &str = "APP_CONFIG_DIR";
 /// Prefix of the variables that override single keys: `APP__DATABASE__URL`.
 pub const OVERRIDE_PREFIX: &str = "APP__";
+/// The largest page a list may be configured to return.
+const MAX_PER_PAGE_LIMIT: u64 = 10_000;
 
 /// Where the service runs; picks `config/{env}.yaml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,16 +238,43 @@ impl Settings {
                     self.env, self.env
                 ));
             }
-            Some(url) if !(url.starts_with("postgres") || url.starts_with("sqlite:")) => {
-                return fail(
-                    "database.url must start with postgres:// or sqlite: (got another scheme)"
-                        .into(),
-                );
+            Some(url) => {
+                // The message never repeats the URL: it may hold a password.
+                let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+                match scheme.as_deref() {
+                    Ok("postgres" | "postgresql" | "sqlite") => {}
+                    Ok(_) => {
+                        return fail("database.url must be a postgres:// or sqlite: URL".into());
+                    }
+                    Err(error) => return fail(format!("database.url is not a valid URL: {error}")),
+                }
             }
-            Some(_) => {}
         }
-        if self.database.max_connections == 0 {
-            return fail("database.max_connections must be at least 1".into());
+        let positive = [
+            (
+                "database.max_connections",
+                u64::from(self.database.max_connections),
+            ),
+            (
+                "database.connect_timeout_secs",
+                self.database.connect_timeout_secs,
+            ),
+            (
+                "server.request_timeout_secs",
+                self.server.request_timeout_secs,
+            ),
+            (
+                "server.body_limit_bytes",
+                self.server.body_limit_bytes as u64,
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return fail(format!("{key} must be at least 1"));
+        }
+        if !(1..=MAX_PER_PAGE_LIMIT).contains(&self.api.max_per_page) {
+            return fail(format!(
+                "api.max_per_page must be between 1 and {MAX_PER_PAGE_LIMIT}"
+            ));
         }
         if self.api.default_per_page == 0 || self.api.default_per_page > self.api.max_per_page {
             return fail("api.default_per_page must be between 1 and api.max_per_page".into());
@@ -277,13 +306,33 @@ fn overrides(vars: &HashMap<String, String>) -> Figment {
     let mut figment = Figment::new();
     for (name, value) in vars {
         if let Some(path) = name.strip_prefix(OVERRIDE_PREFIX) {
-            let key = path.to_ascii_lowercase().replace("__", ".");
-            let parsed: figment::value::Value =
-                value.parse().unwrap_or_else(|_| value.clone().into());
-            figment = figment.merge(Serialized::global(&key, parsed));
+            figment = figment.merge(EnvVar {
+                name: name.clone(),
+                key: path.to_ascii_lowercase().replace("__", "."),
+                value: value.parse().unwrap_or_else(|_| value.clone().into()),
+            });
         }
     }
     figment
+}
+
+/// One override variable, as a figment source whose errors name the variable.
+struct EnvVar {
+    name: String,
+    key: String,
+    value: figment::value::Value,
+}
+
+impl figment::Provider for EnvVar {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Serialized::default(&self.key, &self.value).data()
+    }
 }
 
 fn readable_file(path: &Path) -> Result<&Path, ConfigError> {
@@ -317,7 +366,7 @@ fn redact(value: &mut serde_json::Value, secret_key: bool) {
         serde_json::Value::String(text) => {
             if let Ok(mut url) = url::Url::parse(text)
                 && url.password().is_some()
-                && url.set_password(Some("[redacted]")).is_ok()
+                && url.set_password(Some("REDACTED")).is_ok()
             {
                 *text = url.to_string();
             }
@@ -393,6 +442,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("port"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_override_names_its_variable() {
+        let error = load(&[("APP__SERVER__PORT", "eighty")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("APP__SERVER__PORT"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_database_url_is_refused_without_echoing_it() {
+        let error = load(&[("APP__DATABASE__URL", "postgres://u:s3cret@[bad/app")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("database.url"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn limits_must_be_positive_and_bounded() {
+        for (name, value, key) in [
+            (
+                "APP__SERVER__REQUEST_TIMEOUT_SECS",
+                "0",
+                "server.request_timeout_secs",
+            ),
+            (
+                "APP__SERVER__BODY_LIMIT_BYTES",
+                "0",
+                "server.body_limit_bytes",
+            ),
+            ("APP__API__MAX_PER_PAGE", "100000000", "api.max_per_page"),
+        ] {
+            let error = load(&[(name, value)]).unwrap_err().to_string();
+            assert!(error.contains(key), "{name}: {error}");
+        }
     }
 
     #[test]

@@ -114,37 +114,23 @@ fn register(lib: &str, module: &str) -> Option<String> {
     Some(lines.join("\n") + "\n")
 }
 
-const MIGRATION_TEMPLATE: &str = r#"use sea_orm_migration::{prelude::*, schema::*};
+const MIGRATION_TEMPLATE: &str = r#"use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Keep one change per statement so the migration also runs on SQLite.
-        manager
-            .create_table(
-                Table::create()
-                    .table(Example::Table)
-                    .if_not_exists()
-                    .col(big_pk_auto(Example::Id))
-                    .to_owned(),
-            )
-            .await
+    async fn up(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // Change the schema here, one change per statement so that SQLite can follow.
+        // See migration/src/m20250101_000001_create_persons.rs for a table.
+        Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Example::Table).to_owned())
-            .await
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        // Undo what `up` did, in reverse order.
+        Ok(())
     }
-}
-
-#[derive(DeriveIden)]
-enum Example {
-    Table,
-    Id,
 }
 "#;
 

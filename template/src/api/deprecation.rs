@@ -10,22 +10,21 @@ use axum::routing::MethodRouter;
 use chrono::{DateTime, Utc};
 
 /// When and how a route is deprecated.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Deprecation {
-    since: Option<DateTime<Utc>>,
+    since: DateTime<Utc>,
     sunset: Option<DateTime<Utc>>,
     successor: Option<&'static str>,
 }
 
 impl Deprecation {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The date the route was deprecated.
-    pub fn since(mut self, date: DateTime<Utc>) -> Self {
-        self.since = Some(date);
-        self
+    /// A route deprecated on `date`.
+    pub fn since(date: DateTime<Utc>) -> Self {
+        Self {
+            since: date,
+            sunset: None,
+            successor: None,
+        }
     }
 
     /// The date the route will stop answering.
@@ -45,11 +44,7 @@ impl Deprecation {
             HeaderName::from_static("x-deprecated"),
             HeaderValue::from_static("true"),
         )];
-        let deprecation = match self.since {
-            Some(date) => format!("@{}", date.timestamp()),
-            None => "true".into(),
-        };
-        headers.extend(value("deprecation", deprecation));
+        headers.extend(value("deprecation", format!("@{}", self.since.timestamp())));
         if let Some(date) = self.sunset {
             let http_date = date.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
             headers.extend(value("sunset", http_date));
@@ -74,7 +69,7 @@ fn value(name: &'static str, value: String) -> Option<(HeaderName, HeaderValue)>
 /// Serves `route` as before, with the deprecation headers added to every answer.
 ///
 /// ```text
-/// .route("/people", deprecated(get(list), Deprecation::new().successor("/v1/persons")))
+/// .route("/people", deprecated(get(list), Deprecation::since(date).successor("/v1/persons")))
 /// ```
 pub fn deprecated<S>(route: MethodRouter<S>, deprecation: Deprecation) -> MethodRouter<S>
 where

@@ -1,7 +1,7 @@
 //! Creating, reading, changing and deleting persons.
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
     QueryOrder, QuerySelect,
 };
 
@@ -31,6 +31,11 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
     let name = name.trim();
     if name.is_empty() {
         errors.push(FieldError::new("name", "must not be empty"));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            "must not contain control characters",
+        ));
     } else if name.chars().count() > NAME_MAX_CHARS {
         errors.push(FieldError::new(
             "name",
@@ -148,7 +153,11 @@ pub async fn update(
         row.age = Set(age);
     }
     row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    match row.update(db).await {
+        // Deleted between the read and the write.
+        Err(DbErr::RecordNotUpdated) => Err(not_found(id)),
+        result => Ok(result?),
+    }
 }
 
 /// Deletes a person.
@@ -178,6 +187,17 @@ mod tests {
             age: None,
         };
         assert_eq!(invalid_fields(changes.validate()), ["name"]);
+    }
+
+    #[test]
+    fn control_characters_in_a_name_are_rejected() {
+        for name in ["a\u{0}b", "tab\there", "line\nbreak"] {
+            let changes = PersonChanges {
+                name: Some(name.into()),
+                age: None,
+            };
+            assert_eq!(invalid_fields(changes.validate()), ["name"], "{name:?}");
+        }
     }
 
     #[test]

@@ -91,8 +91,87 @@ fn db_new_adds_a_registered_migration_file() {
     let printed = stdout(&run(&["db", "new", "add_email", "--dir", folder], &[]));
 
     assert!(printed.contains("_add_email.rs"), "{printed}");
+    let created = printed.trim().trim_start_matches("created ");
+    let migration = std::fs::read_to_string(created).expect("read the new migration");
+    assert!(migration.contains("async fn up") && migration.contains("async fn down"));
     let patched = std::fs::read_to_string(dir.path().join("lib.rs")).expect("read");
     assert!(patched.contains("_add_email::Migration"), "{patched}");
     let refused = run(&["db", "new", "Add-Email", "--dir", folder], &[]);
     assert!(!refused.status.success());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let database = TestDatabase::create().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let mut server = Command::new(BIN)
+        .arg("serve")
+        .env("APP_ENV", "test")
+        .env("APP__DATABASE__URL", &database.url)
+        .env("APP__SERVER__PORT", &port)
+        .spawn()
+        .expect("serve starts");
+    let address = format!("127.0.0.1:{port}");
+    let mut stream = None;
+    for _ in 0..100 {
+        if let Ok(connected) = TcpStream::connect(&address).await {
+            stream = Some(connected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stream = stream.expect("the service listens within 5 s");
+
+    let body = r#"{"name": "Ada", "age": 36}"#;
+    let (first, rest) = body.split_at(10);
+    let head = format!(
+        "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        server.try_wait().expect("status").is_none(),
+        "still serving the request"
+    );
+
+    stream.write_all(rest.as_bytes()).await.expect("write rest");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered before 10 s")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    let mut status = None;
+    for _ in 0..100 {
+        status = server.try_wait().expect("status");
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        let _ = server.kill();
+        panic!("the service did not exit within 5 s of SIGTERM")
+    });
+    assert!(status.success(), "{status}");
 }

@@ -10,8 +10,7 @@ pub mod persons;
 
 pub fn router() -> Router<AppState> {
     // `/people` is the route's old name, kept to show how a route is retired.
-    let people = Deprecation::new()
-        .since(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap())
+    let people = Deprecation::since(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap())
         .sunset(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap())
         .successor("/v1/persons");
     Router::new()
