@@ -1,7 +1,7 @@
 //! The command line, run as a user would run it.
 use std::process::{Command, Output};
 
-use crate::helpers::TestDatabase;
+use crate::helpers::{HalfSentRequest, TestDatabase};
 use crate::service::BIN;
 
 fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
@@ -105,7 +105,6 @@ fn db_new_adds_a_registered_migration_file() {
 async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
     use std::time::Duration;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
     let database = TestDatabase::create().await;
@@ -122,24 +121,13 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
         .spawn()
         .expect("serve starts");
     let address = format!("127.0.0.1:{port}");
-    let mut stream = None;
     for _ in 0..100 {
-        if let Ok(connected) = TcpStream::connect(&address).await {
-            stream = Some(connected);
+        if TcpStream::connect(&address).await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut stream = stream.expect("the service listens within 5 s");
-
-    let body = r#"{"name": "Ada", "age": 36}"#;
-    let (first, rest) = body.split_at(10);
-    let head = format!(
-        "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{first}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
+    let request = HalfSentRequest::start(&address).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
@@ -152,13 +140,7 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
         "still serving the request"
     );
 
-    stream.write_all(rest.as_bytes()).await.expect("write rest");
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
-        .await
-        .expect("answered before 10 s")
-        .expect("read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = request.finish().await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 
     let mut status = None;

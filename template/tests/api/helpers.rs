@@ -273,3 +273,46 @@ async fn start_postgres_container() -> String {
     std::mem::forget(container);
     format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres")
 }
+
+/// A `POST /v1/persons` sent in two halves, to keep a request in flight on purpose.
+pub struct HalfSentRequest {
+    stream: tokio::net::TcpStream,
+    rest: &'static str,
+}
+
+impl HalfSentRequest {
+    /// Sends the head and the first bytes of a valid body to `address` (`host:port`).
+    pub async fn start(address: &str) -> Self {
+        use tokio::io::AsyncWriteExt;
+
+        let body = r#"{"name": "Ada", "age": 36}"#;
+        let (first, rest) = body.split_at(10);
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{first}",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        Self { stream, rest }
+    }
+
+    /// Sends the rest of the body and returns the raw answer.
+    pub async fn finish(mut self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        self.stream
+            .write_all(self.rest.as_bytes())
+            .await
+            .expect("write rest");
+        let mut answer = Vec::new();
+        let read = self.stream.read_to_end(&mut answer);
+        tokio::time::timeout(std::time::Duration::from_secs(10), read)
+            .await
+            .expect("answered before 10 s")
+            .expect("read");
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
