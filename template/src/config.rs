@@ -355,8 +355,7 @@ fn redact(value: &mut serde_json::Value, secret_key: bool) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                redact(child, SECRET_KEYS.iter().any(|s| key.contains(s)));
+                redact(child, is_secret_key(key));
             }
         }
         serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secret_key)),
@@ -364,15 +363,40 @@ fn redact(value: &mut serde_json::Value, secret_key: bool) {
             *text = "[redacted]".into();
         }
         serde_json::Value::String(text) => {
-            if let Ok(mut url) = url::Url::parse(text)
-                && url.password().is_some()
-                && url.set_password(Some("REDACTED")).is_ok()
-            {
-                *text = url.to_string();
+            if let Ok(url) = url::Url::parse(text) {
+                *text = redact_url(url);
             }
         }
         _ => {}
     }
+}
+
+/// Hides the password of a URL, in its user part and in `?password=`-like parameters.
+fn redact_url(mut url: url::Url) -> String {
+    if url.password().is_some() {
+        let _ = url.set_password(Some("REDACTED"));
+    }
+    let secret_query = url.query_pairs().any(|(key, _)| is_secret_key(&key));
+    if secret_query {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if is_secret_key(&key) {
+                    "REDACTED".into()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|secret| key.contains(secret))
 }
 
 #[cfg(test)]
@@ -504,6 +528,12 @@ mod tests {
         let printed = settings.redacted_yaml();
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("user:"), "{printed}");
+
+        let query = "postgres://db/app?user=app&password=hunter2&sslmode=require";
+        let settings = load(&[("APP__DATABASE__URL", query)]).expect("loads");
+        let printed = settings.redacted_yaml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("sslmode=require"), "{printed}");
 
         let mut value = serde_json::json!({"sentry": {"dsn": "https://k@sentry/1"}});
         redact(&mut value, false);
