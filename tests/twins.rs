@@ -18,6 +18,14 @@ fn naming_files() -> Vec<PathBuf> {
         .collect()
 }
 
+/// The `.liquid` files of the template, relative to it.
+fn liquid_files() -> Vec<PathBuf> {
+    files(&template_dir())
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "liquid"))
+        .collect()
+}
+
 fn twin_of(path: &std::path::Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".liquid");
@@ -51,9 +59,8 @@ fn every_file_naming_the_skeleton_has_an_up_to_date_twin() {
 fn every_twin_stands_for_a_file_that_names_the_skeleton() {
     let dir = template_dir();
     let needed: BTreeSet<PathBuf> = naming_files().iter().map(|p| twin_of(p)).collect();
-    let orphans: Vec<PathBuf> = files(&dir)
+    let orphans: Vec<PathBuf> = liquid_files()
         .into_iter()
-        .filter(|path| path.extension().is_some_and(|e| e == "liquid"))
         .filter(|path| !needed.contains(path))
         // A twin without a skeleton file (`.starter/answers.toml`) exists only rendered.
         .filter(|path| dir.join(path.with_extension("")).exists())
@@ -66,13 +73,9 @@ fn every_twin_stands_for_a_file_that_names_the_skeleton() {
 
 #[test]
 fn liquid_renders_exactly_the_twins() {
-    let dir = template_dir();
-    let twins: BTreeSet<String> = files(&dir)
-        .into_iter()
-        .filter_map(|path| {
-            let path = path.to_str()?.to_owned();
-            path.strip_suffix(".liquid").map(str::to_owned)
-        })
+    let twins: BTreeSet<String> = liquid_files()
+        .iter()
+        .filter_map(|path| Some(path.with_extension("").to_str()?.to_owned()))
         .collect();
     let config = std::fs::read_to_string(repo_root().join("cargo-generate.toml")).expect("read");
     let list = config
