@@ -20,11 +20,13 @@ use tracing::Level;
 use crate::api;
 use crate::config::Settings;
 use crate::db;
+use crate::tasks::{QueueError, Tasks};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub tasks: Tasks,
     pub settings: Arc<Settings>,
 }
 
@@ -35,6 +37,8 @@ pub enum StartError {
     Database(#[source] sea_orm::DbErr),
     #[error("cannot apply migrations: {0}")]
     Migrations(#[source] sea_orm::DbErr),
+    #[error("cannot set up the task queue: {0}")]
+    Queue(#[source] QueueError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, #[source] std::io::Error),
 }
@@ -63,8 +67,11 @@ impl App {
             .await
             .map_err(|e| StartError::Bind(address, e))?;
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
+        let tasks =
+            Tasks::new(db.clone(), &settings.redis, &settings.tasks).map_err(StartError::Queue)?;
         let state = AppState {
             db,
+            tasks,
             settings: Arc::new(settings),
         };
         Ok(Self {

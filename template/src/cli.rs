@@ -1,4 +1,4 @@
-//! The command line: `serve`, `db ...`, `config`.
+//! The command line: `serve`, `worker`, `beat`, `db ...`, `config`.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::Settings;
+use crate::tasks::{self, Tasks};
 use crate::{db, telemetry};
 
 /// The service and its maintenance commands.
@@ -20,6 +21,10 @@ pub struct Cli {
 enum Command {
     /// Serve the HTTP API.
     Serve,
+    /// Run background tasks from the Redis queue.
+    Worker,
+    /// Schedule tasks on the cron patterns of `beat.schedules` (run one or more).
+    Beat,
     /// Manage the database schema.
     #[command(subcommand)]
     Db(DbCommand),
@@ -81,6 +86,8 @@ pub fn run() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(settings).await,
+            Command::Worker => worker(settings).await,
+            Command::Beat => beat(settings).await,
             Command::Db(command) => run_db(settings, command).await,
             Command::Config => Ok(()),
         }
@@ -96,6 +103,23 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn serve(settings: Settings) -> Result<(), BoxError> {
     let app = App::build(settings).await?;
     app.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn task_handle(settings: &Settings) -> Result<Tasks, BoxError> {
+    let conn = db::connect(&settings.database).await?;
+    Ok(Tasks::new(conn, &settings.redis, &settings.tasks)?)
+}
+
+async fn worker(settings: Settings) -> Result<(), BoxError> {
+    let tasks = task_handle(&settings).await?;
+    tasks::worker::run(tasks, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn beat(settings: Settings) -> Result<(), BoxError> {
+    let tasks = task_handle(&settings).await?;
+    tasks::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
     Ok(())
 }
 

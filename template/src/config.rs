@@ -3,7 +3,7 @@
 //! Sources, later ones winning: built-in defaults < `config/default.yaml` <
 //! `config/{APP_ENV}.yaml` < the file named by `APP_CONFIG` < the YAML document in
 //! `APP_CONFIG_YAML` < `APP__SECTION__KEY` environment variables.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -76,6 +76,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub api: ApiSettings,
     pub log: LogSettings,
+    pub redis: RedisSettings,
+    pub tasks: TaskSettings,
+    pub beat: BeatSettings,
 }
 
 fn default_env() -> Environment {
@@ -106,6 +109,64 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     /// Apply pending migrations when the service starts (handy in dev, off in prod).
     pub auto_migrate: bool,
+}
+
+/// The Redis server that carries the task queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:6379/0` or `rediss://` for TLS. Without one, tasks run
+    /// in-process (eager mode).
+    pub url: Option<String>,
+    /// A command not answered after this long fails (scheduling then answers 503).
+    pub command_timeout_ms: u64,
+}
+
+/// The task queue and the workers that consume it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSettings {
+    /// Run tasks in-process, at once, even when Redis is configured (tests, debugging).
+    pub eager: bool,
+    /// Prefix of every Redis key of the queue; services sharing a Redis need their own.
+    pub namespace: String,
+    /// Tasks one worker process runs at the same time.
+    pub concurrency: usize,
+    /// First retry delay; each further retry waits twice as long, plus jitter.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_ms: u64,
+    /// A worker silent for this long is presumed dead and its tasks go back to the queue.
+    pub worker_lease_secs: u64,
+    /// On SIGTERM, how long running tasks may take to finish.
+    pub shutdown_timeout_secs: u64,
+    /// How often delayed retries are checked for being due.
+    pub poll_interval_ms: u64,
+}
+
+/// The scheduler that fires tasks on cron-like schedules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeatSettings {
+    /// Only the beat holding the lease fires; another takes over this long after it dies.
+    pub lease_secs: u64,
+    /// A tick missed (during a failover, say) is still fired if it is at most this old.
+    pub catch_up_secs: u64,
+    /// Schedules by name.
+    pub schedules: BTreeMap<String, Schedule>,
+}
+
+/// One task fired on a cron pattern.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// `sec min hour day month weekday` (seconds optional), e.g. `0 30 3 * * *`; UTC.
+    pub cron: String,
+    /// The registered name of the task, e.g. `tasks.purge_finished`.
+    pub task: String,
+    /// The task's arguments, as JSON/YAML.
+    #[serde(default)]
+    pub args: serde_json::Value,
 }
 
 /// Behaviour of the REST API.
@@ -162,6 +223,25 @@ impl Default for Settings {
             log: LogSettings {
                 level: "info,sqlx=warn".into(),
                 format: LogFormat::Compact,
+            },
+            redis: RedisSettings {
+                url: None,
+                command_timeout_ms: 2000,
+            },
+            tasks: TaskSettings {
+                eager: false,
+                namespace: "tasks".into(),
+                concurrency: 16,
+                retry_base_ms: 1000,
+                retry_max_ms: 600_000,
+                worker_lease_secs: 30,
+                shutdown_timeout_secs: 30,
+                poll_interval_ms: 500,
+            },
+            beat: BeatSettings {
+                lease_secs: 10,
+                catch_up_secs: 60,
+                schedules: BTreeMap::new(),
             },
         }
     }
@@ -281,6 +361,87 @@ impl Settings {
         }
         if let Err(error) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
             return fail(format!("log.level is not a valid filter: {error}"));
+        }
+        self.validate_tasks()
+    }
+
+    fn validate_tasks(&self) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError(message));
+        match self.redis.url.as_deref() {
+            Some("") => return fail("redis.url must not be empty (leave it out instead)".into()),
+            // The message never repeats the URL: it may hold a password.
+            Some(url) => {
+                let scheme = url::Url::parse(url).map(|u| u.scheme().to_owned());
+                let known = ["redis", "rediss", "redis-cluster", "rediss-cluster"];
+                if !scheme
+                    .as_deref()
+                    .is_ok_and(|scheme| known.contains(&scheme))
+                {
+                    return fail(format!(
+                        "redis.url must be a redis:// or rediss:// URL (or {})",
+                        known[2..].join(", ")
+                    ));
+                }
+                if let Err(error) = fred::types::config::Config::from_url(url) {
+                    return fail(format!(
+                        "redis.url is not a valid redis:// or rediss:// URL: {}",
+                        error.details()
+                    ));
+                }
+            }
+            None if self.env == Environment::Prod && !self.tasks.eager => {
+                return fail(format!(
+                    "redis.url is required in prod (or set tasks.eager): set it in \
+                     config/prod.yaml, in the file named by {FILE_VAR}, or with \
+                     {OVERRIDE_PREFIX}REDIS__URL"
+                ));
+            }
+            None => {}
+        }
+        let positive = [
+            ("redis.command_timeout_ms", self.redis.command_timeout_ms),
+            ("tasks.concurrency", self.tasks.concurrency as u64),
+            ("tasks.retry_base_ms", self.tasks.retry_base_ms),
+            ("tasks.worker_lease_secs", self.tasks.worker_lease_secs),
+            ("tasks.poll_interval_ms", self.tasks.poll_interval_ms),
+            ("beat.lease_secs", self.beat.lease_secs),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return fail(format!("{key} must be at least 1"));
+        }
+        if self.tasks.retry_max_ms < self.tasks.retry_base_ms {
+            return fail("tasks.retry_max_ms must be at least tasks.retry_base_ms".into());
+        }
+        let namespace = &self.tasks.namespace;
+        if namespace.is_empty()
+            || namespace
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return fail("tasks.namespace must be a non-empty word without spaces".into());
+        }
+        let registry = crate::tasks::registry();
+        for (name, schedule) in &self.beat.schedules {
+            if let Err(error) = schedule.cron.parse::<croner::Cron>() {
+                return fail(format!(
+                    "beat.schedules.{name}.cron {:?} is not a cron pattern: {error}",
+                    schedule.cron
+                ));
+            }
+            let Some(task) = registry.get(&schedule.task) else {
+                return fail(format!(
+                    "beat.schedules.{name}.task {:?} is not a registered task (known: {})",
+                    schedule.task,
+                    registry.names().join(", ")
+                ));
+            };
+            let args = match &schedule.args {
+                serde_json::Value::Null => serde_json::json!({}),
+                args => args.clone(),
+            };
+            if let Err(error) = task.check_args(&args) {
+                return fail(format!("beat.schedules.{name}.args: {error}"));
+            }
         }
         Ok(())
     }
@@ -436,8 +597,39 @@ mod tests {
     }
 
     #[test]
+    fn prod_requires_redis_unless_tasks_run_in_process() {
+        let db = ("APP__DATABASE__URL", "postgres://u:p@db/app");
+        let error = load(&[(ENV_VAR, "prod"), db]).unwrap_err().to_string();
+        assert!(error.contains("redis.url"), "{error}");
+        assert!(load(&[(ENV_VAR, "prod"), db, ("APP__TASKS__EAGER", "true")]).is_ok());
+    }
+
+    #[test]
+    fn bad_redis_urls_are_refused_without_being_repeated() {
+        let error = load(&[("APP__REDIS__URL", "http://:s3cret@cache")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("redis.url"), "{error}");
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn beat_schedules_are_checked_at_load() {
+        for (var, value, expected) in [
+            ("CRON", "every night", "cron"),
+            ("TASK", "persons.nope", "not a registered task"),
+            ("ARGS__OLDER_THAN_DAYS", "soon", "args"),
+        ] {
+            let name = format!("APP__BEAT__SCHEDULES__PURGE-FINISHED-TASKS__{var}");
+            let error = load(&[(name.as_str(), value)]).unwrap_err().to_string();
+            assert!(error.contains(expected), "{var}: {error}");
+        }
+    }
+
+    #[test]
     fn a_yaml_document_in_one_variable_is_read() {
-        let yaml = "database:\n  url: postgres://u:p@db/app\nserver:\n  port: 9000\n";
+        let yaml = "database:\n  url: postgres://u:p@db/app\nredis:\n  url: redis://cache:6379\n\
+                    server:\n  port: 9000\n";
         let settings = load(&[(ENV_VAR, "prod"), (YAML_VAR, yaml)]).expect("loads");
         assert_eq!(settings.server.port, 9000);
         assert_eq!(settings.database_url(), "postgres://u:p@db/app");

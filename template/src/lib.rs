@@ -6,4 +6,5 @@ pub mod config;
 pub mod controllers;
 pub mod db;
 pub mod models;
+pub mod tasks;
 pub mod telemetry;

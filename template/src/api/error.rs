@@ -103,6 +103,17 @@ impl From<controllers::Error> for ApiError {
                 tracing::error!(error = %db, "database error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
+            controllers::Error::Unavailable(cause) => {
+                tracing::error!(%cause, "dependency unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the task queue is unavailable; try again later",
+                )
+            }
+            controllers::Error::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
-//! The service's logic, shared by every API version (and by tasks, later).
+//! The service's logic, shared by every API version and by the background tasks.
 //!
 //! Controllers take plain Rust values, talk to the models and return plain Rust values or
 //! an [`Error`]; they know nothing of HTTP.
 use sea_orm::DbErr;
 
 pub mod persons;
+pub mod tasks;
 
 /// What a controller can fail with; the API maps each kind to a status.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,11 @@ pub enum Error {
     Invalid(Vec<FieldError>),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+    /// A service this needs (the task queue) cannot be reached; trying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// One rejected input field.

@@ -1,12 +1,16 @@
 //! Creating, reading, changing and deleting persons.
 use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Error, FieldError, Page, Paged};
 use crate::models::person::{self, Entity as Person};
+use crate::models::task;
+use crate::tasks::persons::{AddOneYear, AddOneYearArgs};
+use crate::tasks::{TaskCall, Tasks};
 
 /// Longest accepted name, in characters (the column holds 200).
 pub const NAME_MAX_CHARS: usize = 200;
@@ -103,7 +107,7 @@ pub async fn create(db: &DatabaseConnection, input: PersonInput) -> Result<perso
 }
 
 /// Finds a person by id.
-pub async fn get(db: &DatabaseConnection, id: i64) -> Result<person::Model, Error> {
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<person::Model, Error> {
     Person::find_by_id(id)
         .one(db)
         .await?
@@ -167,6 +171,47 @@ pub async fn delete(db: &DatabaseConnection, id: i64) -> Result<(), Error> {
         return Err(not_found(id));
     }
     Ok(())
+}
+
+/// Adds `years` to a person's age in one statement, safe against concurrent changes.
+pub async fn add_years(
+    db: &impl ConnectionTrait,
+    id: i64,
+    years: i32,
+) -> Result<person::Model, Error> {
+    let updated = Person::update_many()
+        .col_expr(
+            person::Column::Age,
+            Expr::col(person::Column::Age).add(years),
+        )
+        .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(person::Column::Id.eq(id))
+        .filter(person::Column::Age.lte(AGE_MAX - years))
+        .exec(db)
+        .await?;
+    let person = get(db, id).await?;
+    if updated.rows_affected == 0 {
+        return Err(Error::Invalid(vec![FieldError::new(
+            "age",
+            format!("must stay at most {AGE_MAX}"),
+        )]));
+    }
+    Ok(person)
+}
+
+/// Schedules the person's birthday: a task that adds one year to their age.
+pub async fn schedule_birthday(
+    tasks: &Tasks,
+    id: i64,
+    request_id: Option<String>,
+) -> Result<task::Model, Error> {
+    get(&tasks.db, id).await?;
+    let call = TaskCall::new::<AddOneYear>(AddOneYearArgs {
+        person_id: id,
+        pause_ms: 0,
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    super::tasks::schedule_task(tasks, call, request_id).await
 }
 
 #[cfg(test)]

@@ -239,7 +239,7 @@ async fn server() -> Server {
     Server::Sqlite
 }
 
-fn docker_answers() -> bool {
+pub fn docker_answers() -> bool {
     if std::env::var_os("DOCKER_HOST").is_some() {
         return true;
     }

@@ -1,8 +1,13 @@
 //! Functional tests: the service runs on a random port and is called over HTTP.
+mod background;
+mod beat;
 mod cli;
 mod errors;
 mod helpers;
 mod mon;
 mod persons;
+mod queue;
 mod service;
 mod shutdown;
+mod tasks;
+mod test_tasks;

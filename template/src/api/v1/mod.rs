@@ -1,12 +1,13 @@
 //! Version 1 of the REST API, mounted at `/v1`.
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{TimeZone, Utc};
 
 use super::deprecation::{Deprecation, deprecated};
 use crate::app::AppState;
 
 pub mod persons;
+pub mod tasks;
 
 pub fn router() -> Router<AppState> {
     // `/people` is the route's old name, kept to show how a route is retired.
@@ -22,5 +23,7 @@ pub fn router() -> Router<AppState> {
                 .patch(persons::update)
                 .delete(persons::delete),
         )
+        .route("/persons/{id}/birthday", post(persons::birthday))
+        .route("/tasks/{id}", get(tasks::get))
         .route("/people", deprecated(get(persons::list_people), people))
 }

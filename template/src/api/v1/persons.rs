@@ -1,12 +1,12 @@
 //! `/v1/persons`: JSON in, controller call, JSON out.
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
-use crate::api::extract::{Json, Path, Query};
+use crate::api::extract::{Json, Path, Query, RequestId};
 use crate::api::pagination::{PageBody, PageQuery};
 use crate::app::AppState;
 use crate::controllers::persons::{self as controller, PersonChanges, PersonInput};
@@ -139,4 +139,15 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     controller::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/persons/{id}/birthday`: schedules a task adding a year to the person's age;
+/// 202 with the task, whose progress is at `Location`.
+pub async fn birthday(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    RequestId(request_id): RequestId,
+) -> ApiResult<Response> {
+    let task = controller::schedule_birthday(&state.tasks, id, request_id).await?;
+    Ok(super::tasks::accepted(task))
 }

@@ -1,0 +1,278 @@
+//! Scheduling background tasks and following their progress.
+//!
+//! `schedule_task` and `schedule_chain` are the only ways to start background work: they
+//! write each task's row (so its progress can be asked for at once) before handing the
+//! task to the queue.
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::Error;
+use crate::models::task::{self, Entity as TaskRow, State};
+use crate::tasks::{Message, TaskCall, Tasks};
+
+/// Schedules one task; returns its row.
+pub async fn schedule_task(
+    tasks: &Tasks,
+    call: TaskCall,
+    request_id: Option<String>,
+) -> Result<task::Model, Error> {
+    let mut rows = schedule(tasks, vec![vec![call]], request_id).await?;
+    rows.pop()
+        .ok_or_else(|| Error::Internal("no task was written".into()))
+}
+
+/// Schedules tasks that run one after the other, each only if the one before succeeded;
+/// returns their rows in order. The first task's id is the chain's id.
+pub async fn schedule_chain(
+    tasks: &Tasks,
+    calls: Vec<TaskCall>,
+    request_id: Option<String>,
+) -> Result<Vec<task::Model>, Error> {
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
+    schedule(tasks, vec![calls], request_id).await
+}
+
+/// Schedules independent tasks in one database write and one queue push.
+pub async fn schedule_many(
+    tasks: &Tasks,
+    calls: Vec<TaskCall>,
+    request_id: Option<String>,
+) -> Result<Vec<task::Model>, Error> {
+    let chains = calls.into_iter().map(|call| vec![call]).collect();
+    schedule(tasks, chains, request_id).await
+}
+
+async fn schedule(
+    tasks: &Tasks,
+    chains: Vec<Vec<TaskCall>>,
+    request_id: Option<String>,
+) -> Result<Vec<task::Model>, Error> {
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut messages = Vec::new();
+    for calls in chains {
+        let chained = calls.len() > 1;
+        let ids: Vec<Uuid> = calls.iter().map(|_| Uuid::new_v4()).collect();
+        let mut chain_messages: Vec<Message> = Vec::new();
+        for (position, (call, id)) in calls.into_iter().zip(&ids).enumerate() {
+            rows.push(task::Model {
+                id: *id,
+                name: call.name.to_owned(),
+                arguments: call.args.clone(),
+                state: State::Pending,
+                attempts: 0,
+                max_retries: call.max_retries as i32,
+                last_error: None,
+                result: None,
+                chain_id: chained.then_some(ids[0]),
+                chain_position: chained.then_some(position as i32),
+                request_id: request_id.clone(),
+                created_at: now,
+                updated_at: now,
+                started_at: None,
+                finished_at: None,
+            });
+            chain_messages.push(Message {
+                id: *id,
+                name: call.name.to_owned(),
+                args: call.args,
+                attempt: 1,
+                max_retries: call.max_retries,
+                request_id: request_id.clone(),
+                chain: Vec::new(),
+            });
+        }
+        let mut chain_messages = chain_messages.into_iter();
+        if let Some(mut first) = chain_messages.next() {
+            first.chain = chain_messages.collect();
+            messages.push(first);
+        }
+    }
+    insert_rows(&tasks.db, &rows).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+
+    if let Err(error) = tasks.submit(messages).await {
+        // Not queued, so never run: say so in the rows rather than leave them pending.
+        tracing::error!(%error, "cannot queue tasks");
+        let _ = fail_unqueued(&tasks.db, &ids, &error.to_string()).await;
+        return Err(Error::Unavailable(error.to_string()));
+    }
+    if tasks.is_eager() {
+        // They ran already: return their final state.
+        return reload(&tasks.db, &ids).await;
+    }
+    Ok(rows)
+}
+
+async fn insert_rows(db: &DatabaseConnection, rows: &[task::Model]) -> Result<(), DbErr> {
+    // Stay well under the bind-parameter limits (SQLite: 32766, PostgreSQL: 65535).
+    for batch in rows.chunks(1000) {
+        let models = batch
+            .iter()
+            .cloned()
+            .map(sea_orm::IntoActiveModel::into_active_model);
+        TaskRow::insert_many(models)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn fail_unqueued(db: &DatabaseConnection, ids: &[Uuid], error: &str) -> Result<(), DbErr> {
+    let now = Utc::now();
+    TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(State::Failed))
+        .col_expr(task::Column::LastError, Expr::value(error))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .col_expr(task::Column::FinishedAt, Expr::value(now))
+        .filter(task::Column::Id.is_in(ids.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn reload(db: &DatabaseConnection, ids: &[Uuid]) -> Result<Vec<task::Model>, Error> {
+    let mut found = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(1000) {
+        found.extend(
+            TaskRow::find()
+                .filter(task::Column::Id.is_in(batch.to_vec()))
+                .all(db)
+                .await?,
+        );
+    }
+    // Keep the order of `ids`.
+    let mut by_id: std::collections::HashMap<Uuid, task::Model> =
+        found.into_iter().map(|row| (row.id, row)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Finds a task by id.
+pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<task::Model, Error> {
+    TaskRow::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            resource: "task",
+            id: id.to_string(),
+        })
+}
+
+/// Whether a delivered task should run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// It is marked started: run it.
+    Run,
+    /// It finished already (a second delivery): do not run it again.
+    Finished(State),
+    /// It has no row (its database was reset, say).
+    Missing,
+}
+
+/// Marks a task started for its `attempt`th run, unless it finished already.
+pub async fn mark_started(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    attempt: u32,
+) -> Result<Start, DbErr> {
+    let now = Utc::now();
+    let updated = TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(State::Started))
+        .col_expr(task::Column::Attempts, Expr::value(attempt as i32))
+        .col_expr(task::Column::StartedAt, Expr::value(now))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::State.is_in([State::Pending, State::Retrying, State::Started]))
+        .exec(db)
+        .await?;
+    if updated.rows_affected > 0 {
+        return Ok(Start::Run);
+    }
+    Ok(match TaskRow::find_by_id(id).one(db).await? {
+        Some(row) => Start::Finished(row.state),
+        None => Start::Missing,
+    })
+}
+
+/// Records a task's success and its result. Callable inside the task's own transaction,
+/// so that its writes and its completion commit together.
+pub async fn mark_succeeded(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    result: serde_json::Value,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(State::Succeeded))
+        .col_expr(task::Column::Result, Expr::value(result))
+        .col_expr(task::Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .col_expr(task::Column::FinishedAt, Expr::value(now))
+        .filter(task::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt that will be retried.
+pub async fn mark_retrying(db: &impl ConnectionTrait, id: Uuid, error: &str) -> Result<(), DbErr> {
+    TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(State::Retrying))
+        .col_expr(task::Column::LastError, Expr::value(error))
+        .col_expr(task::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::State.eq(State::Started))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a task's final failure, and cancels the tasks of its chain that were to follow.
+pub async fn mark_failed(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    error: &str,
+    chain_rest: &[Uuid],
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(State::Failed))
+        .col_expr(task::Column::LastError, Expr::value(error))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .col_expr(task::Column::FinishedAt, Expr::value(now))
+        .filter(task::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if !chain_rest.is_empty() {
+        TaskRow::update_many()
+            .col_expr(task::Column::State, Expr::value(State::Cancelled))
+            .col_expr(
+                task::Column::LastError,
+                Expr::value(format!("not run: task {id} of its chain failed")),
+            )
+            .col_expr(task::Column::UpdatedAt, Expr::value(now))
+            .col_expr(task::Column::FinishedAt, Expr::value(now))
+            .filter(task::Column::Id.is_in(chain_rest.to_vec()))
+            .filter(task::Column::State.eq(State::Pending))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes finished tasks older than `before`; returns how many.
+pub async fn purge_finished(
+    db: &impl ConnectionTrait,
+    before: chrono::DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let deleted = TaskRow::delete_many()
+        .filter(task::Column::State.is_in([State::Succeeded, State::Failed, State::Cancelled]))
+        .filter(task::Column::FinishedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}

@@ -1,0 +1,33 @@
+//! Housekeeping tasks, fired by `beat`.
+use serde::{Deserialize, Serialize};
+
+use super::{Task, TaskContext, TaskError};
+use crate::controllers;
+
+/// Deletes finished tasks older than some days, so the `tasks` table stays small.
+pub struct PurgeFinished;
+
+/// The arguments of [`PurgeFinished`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeFinishedArgs {
+    pub older_than_days: u32,
+}
+
+/// How many rows [`PurgeFinished`] deleted.
+#[derive(Debug, Serialize)]
+pub struct Purged {
+    pub deleted: u64,
+}
+
+impl Task for PurgeFinished {
+    const NAME: &'static str = "tasks.purge_finished";
+    type Args = PurgeFinishedArgs;
+    type Output = Purged;
+
+    async fn run(ctx: TaskContext, args: PurgeFinishedArgs) -> Result<Purged, TaskError> {
+        let before = chrono::Utc::now() - chrono::Duration::days(i64::from(args.older_than_days));
+        let deleted = controllers::tasks::purge_finished(ctx.db(), before).await?;
+        Ok(Purged { deleted })
+    }
+}

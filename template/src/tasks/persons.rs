@@ -1,0 +1,52 @@
+//! Tasks about persons.
+use std::time::Duration;
+
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+
+use super::{Task, TaskContext, TaskError};
+use crate::controllers;
+
+/// Adds one year to a person's age: the seed's example task.
+pub struct AddOneYear;
+
+/// The arguments of [`AddOneYear`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddOneYearArgs {
+    pub person_id: i64,
+    /// Waits this long first, standing in for slow work (demos, crash tests).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pause_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// What [`AddOneYear`] leaves as its result.
+#[derive(Debug, Serialize)]
+pub struct NewAge {
+    pub age: i32,
+}
+
+impl Task for AddOneYear {
+    const NAME: &'static str = "persons.add_one_year";
+    type Args = AddOneYearArgs;
+    type Output = NewAge;
+
+    async fn run(ctx: TaskContext, args: AddOneYearArgs) -> Result<NewAge, TaskError> {
+        if args.pause_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
+        }
+        // The new age and the task's success commit together: if the worker dies before
+        // acknowledging, the task is delivered again, seen finished, and not run twice.
+        let txn = ctx.db().begin().await?;
+        let person = controllers::persons::add_years(&txn, args.person_id, 1).await?;
+        let output = NewAge { age: person.age };
+        let result = serde_json::to_value(&output).map_err(TaskError::unrecoverable)?;
+        controllers::tasks::mark_succeeded(&txn, ctx.task_id, result).await?;
+        txn.commit().await?;
+        Ok(output)
+    }
+}

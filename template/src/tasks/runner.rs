@@ -1,0 +1,182 @@
+//! Runs one task and records what happened: the part shared by the worker and eager mode.
+use std::time::Duration;
+
+use sea_orm::DbErr;
+use tracing::Instrument;
+
+use super::{Message, TaskContext, TaskError, Tasks};
+use crate::controllers::tasks::{self as controller, Start};
+
+/// What the queue should do with a message once it has been handled.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Done: acknowledge it, and push the chain's next task if there is one.
+    Done { next: Option<Message> },
+    /// Failed and worth another try: run `message` after `delay`.
+    Retry { message: Message, delay: Duration },
+}
+
+/// Runs a task once and writes its new state. An `Err` means the state could not be
+/// written (the database is away): the message should be handled again later.
+pub async fn process(tasks: &Tasks, message: &Message) -> Result<Outcome, DbErr> {
+    let span = tracing::info_span!(
+        "task",
+        request_id = message.request_id.as_deref().unwrap_or("-"),
+        task_id = %message.id,
+        task = %message.name,
+        attempt = message.attempt,
+    );
+    process_in_span(tasks, message).instrument(span).await
+}
+
+async fn process_in_span(tasks: &Tasks, message: &Message) -> Result<Outcome, DbErr> {
+    let db = &tasks.db;
+    match controller::mark_started(db, message.id, message.attempt).await? {
+        Start::Run => {}
+        Start::Finished(state) => {
+            // Delivered again after it finished (its worker died before acknowledging).
+            tracing::info!(?state, "task already finished, skipped");
+            let next = (state == crate::models::task::State::Succeeded)
+                .then(|| message.next())
+                .flatten();
+            return Ok(Outcome::Done { next });
+        }
+        Start::Missing => {
+            tracing::warn!("task has no row in the database, dropped");
+            return Ok(Outcome::Done { next: None });
+        }
+    }
+
+    tracing::info!("task started");
+    let started = std::time::Instant::now();
+    let result = run_body(tasks, message).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let chain_rest: Vec<uuid::Uuid> = message.chain.iter().map(|m| m.id).collect();
+    match result {
+        Ok(value) => {
+            controller::mark_succeeded(db, message.id, value).await?;
+            tracing::info!(elapsed_ms, "task succeeded");
+            Ok(Outcome::Done {
+                next: message.next(),
+            })
+        }
+        Err(TaskError::Failed(error)) if message.attempt <= message.max_retries => {
+            let delay = backoff(tasks.settings(), message.attempt);
+            controller::mark_retrying(db, message.id, &error).await?;
+            tracing::warn!(elapsed_ms, %error, retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
+            Ok(Outcome::Retry {
+                message: message.retried(),
+                delay,
+            })
+        }
+        Err(error) => {
+            controller::mark_failed(db, message.id, &error.to_string(), &chain_rest).await?;
+            tracing::error!(elapsed_ms, %error, "task failed");
+            Ok(Outcome::Done { next: None })
+        }
+    }
+}
+
+/// Runs the body on its own tokio task, so that a panic is a failure, not a dead worker.
+async fn run_body(tasks: &Tasks, message: &Message) -> Result<serde_json::Value, TaskError> {
+    let Some(entry) = tasks.registry().get(&message.name) else {
+        return Err(TaskError::Unrecoverable(format!(
+            "no task is named {:?} in this version of the service",
+            message.name
+        )));
+    };
+    let ctx = TaskContext {
+        tasks: tasks.clone(),
+        task_id: message.id,
+        attempt: message.attempt,
+        request_id: message.request_id.clone(),
+    };
+    let body = entry
+        .run(ctx, message.args.clone())
+        .instrument(tracing::Span::current());
+    match tokio::spawn(body).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => {
+            let panic = join.into_panic();
+            let detail = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(TaskError::Failed(format!("task panicked: {detail}")))
+        }
+        Err(_) => Err(TaskError::Failed("task was cancelled".into())),
+    }
+}
+
+/// The delay before attempt `attempt + 1`: exponential, capped, with jitter in its upper
+/// half so that tasks failing together do not come back together.
+pub fn backoff(settings: &crate::config::TaskSettings, attempt: u32) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(32);
+    let full = settings
+        .retry_base_ms
+        .saturating_mul(1u64 << exponent)
+        .min(settings.retry_max_ms);
+    let half = full / 2;
+    let jitter = (uuid::Uuid::new_v4().as_u128() as u64) % (half + 1);
+    Duration::from_millis(half + jitter)
+}
+
+/// Runs a task and its retries and chain in-process, without waiting between attempts:
+/// Celery's "always eager". The states written are those the worker writes.
+pub async fn run_eagerly(tasks: &Tasks, message: Message) {
+    let mut current = Some(message);
+    while let Some(message) = current.take() {
+        match process(tasks, &message).await {
+            Ok(Outcome::Done { next }) => current = next,
+            Ok(Outcome::Retry { message, .. }) => current = Some(message),
+            Err(error) => {
+                tracing::error!(task_id = %message.id, %error, "cannot record the task's state");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_stops_at_the_cap() {
+        let mut settings = Settings::default().tasks;
+        settings.retry_base_ms = 1000;
+        settings.retry_max_ms = 5000;
+        for _ in 0..100 {
+            let first = backoff(&settings, 1).as_millis();
+            let second = backoff(&settings, 2).as_millis();
+            let late = backoff(&settings, 30).as_millis();
+            assert!((500..=1000).contains(&first), "{first}");
+            assert!((1000..=2000).contains(&second), "{second}");
+            assert!((2500..=5000).contains(&late), "{late}");
+        }
+        assert!(backoff(&settings, u32::MAX) <= Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn a_chain_hands_its_rest_to_the_next_task() {
+        let task = |name: &str| Message {
+            id: uuid::Uuid::new_v4(),
+            name: name.into(),
+            args: serde_json::Value::Null,
+            attempt: 1,
+            max_retries: 3,
+            request_id: None,
+            chain: Vec::new(),
+        };
+        let mut first = task("a");
+        first.chain = vec![task("b"), task("c")];
+
+        let second = first.next().expect("b follows a");
+        assert_eq!(second.name, "b");
+        assert_eq!(second.chain.len(), 1);
+        let third = second.next().expect("c follows b");
+        assert_eq!(third.name, "c");
+        assert!(third.next().is_none());
+    }
+}

@@ -1,0 +1,194 @@
+//! `worker`: takes tasks from the queue and runs them, `tasks.concurrency` at a time.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::runner::{self, Outcome};
+use super::{Message, Queue, QueueError, Tasks};
+
+/// How long one wait on an empty queue lasts (shutdown is noticed in between).
+const WAIT: Duration = Duration::from_secs(1);
+
+/// Runs until `shutdown` completes, then lets running tasks finish (for at most
+/// `tasks.shutdown_timeout_secs`) and gives back what it took but did not start.
+pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
+    let Some(queue) = tasks.queue().cloned() else {
+        return Err(QueueError::new(
+            "the worker needs redis.url, with tasks.eager off (otherwise tasks run in-process)",
+        ));
+    };
+    let settings = tasks.settings().clone();
+    let id = worker_id();
+    let lease = Duration::from_secs(settings.worker_lease_secs);
+    tokio::pin!(shutdown);
+
+    let blocking = queue.blocking_client().await?;
+    let upkeep = tokio::spawn(upkeep(
+        queue.clone(),
+        id.clone(),
+        lease,
+        Duration::from_millis(settings.poll_interval_ms),
+    ));
+    tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
+
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let mut running = JoinSet::new();
+    let mut pause = Backoff::default();
+    loop {
+        while running.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break };
+        let free = 1 + slots.available_permits();
+        let reserved = tokio::select! {
+            () = &mut shutdown => break,
+            reserved = queue.reserve(&blocking, &id, free, WAIT) => reserved,
+        };
+        match reserved {
+            Ok(raws) => {
+                pause.reset();
+                let mut slot = Some(slot);
+                for raw in raws {
+                    let Some(permit) = slot
+                        .take()
+                        .or_else(|| slots.clone().try_acquire_owned().ok())
+                    else {
+                        break;
+                    };
+                    let (tasks, queue, id) = (tasks.clone(), queue.clone(), id.clone());
+                    running.spawn(async move {
+                        handle(&tasks, &queue, &id, raw).await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(error) => {
+                let delay = pause.next();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot take tasks from Redis");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+
+    tracing::info!(
+        running = running.len(),
+        "worker stopping, waiting for running tasks"
+    );
+    let grace = Duration::from_secs(settings.shutdown_timeout_secs);
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            running = running.len(),
+            "tasks still running at the shutdown deadline: they go back to the queue"
+        );
+        running.abort_all();
+    }
+    upkeep.abort();
+    let released = queue.release(&id).await?;
+    tracing::info!(released, "worker stopped");
+    Ok(())
+}
+
+/// A name that tells workers apart in Redis and in logs.
+fn worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+/// Keeps the lease alive, moves due retries to the queue, and recovers dead workers' tasks.
+async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration) {
+    let beat_every = lease / 3;
+    let mut last_beat: Option<tokio::time::Instant> = None;
+    loop {
+        if last_beat.is_none_or(|at| at.elapsed() >= beat_every) {
+            match queue.heartbeat(&id, lease).await {
+                Ok(()) => last_beat = Some(tokio::time::Instant::now()),
+                Err(error) => tracing::warn!(%error, "cannot renew the worker's lease"),
+            }
+        }
+        match queue.recover().await {
+            Ok(0) => {}
+            Ok(moved) => tracing::warn!(moved, "tasks of a dead worker went back to the queue"),
+            Err(error) => tracing::debug!(%error, "cannot check for dead workers"),
+        }
+        if let Err(error) = queue.promote_due().await {
+            tracing::debug!(%error, "cannot move due retries");
+        }
+        tokio::time::sleep(poll.min(beat_every)).await;
+    }
+}
+
+/// Runs one message and tells the queue what became of it.
+async fn handle(tasks: &Tasks, queue: &Queue, worker: &str, raw: String) {
+    let message: Message = match serde_json::from_str(&raw) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::error!(%error, message = %raw, "unreadable message dropped");
+            settle(|| queue.ack(worker, &raw, None)).await;
+            return;
+        }
+    };
+    match runner::process(tasks, &message).await {
+        Ok(Outcome::Done { next }) => {
+            settle(|| queue.ack(worker, &raw, next.as_ref())).await;
+        }
+        Ok(Outcome::Retry { message, delay }) => {
+            settle(|| queue.retry_later(worker, &raw, &message, delay)).await;
+        }
+        Err(error) => {
+            tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
+            settle(|| queue.release_later(worker, &raw, Duration::from_secs(5))).await;
+        }
+    }
+}
+
+/// Retries a queue update while Redis is away (for about a minute). If it never
+/// succeeds, the message stays with this worker and goes back to the queue when the
+/// worker stops or is presumed dead.
+async fn settle<T, F, Fut>(mut update: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, QueueError>>,
+{
+    let mut pause = Backoff::default();
+    for _ in 0..20 {
+        match update().await {
+            Ok(_) => return,
+            Err(error) => {
+                let delay = pause.next();
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot update the queue");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+    tracing::error!("gave up updating the queue; the task will be delivered again");
+}
+
+/// Waits that grow from 100 ms to 5 s.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        Duration::from_millis((100u64 << self.failures.min(6)).min(5_000))
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}

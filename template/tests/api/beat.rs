@@ -1,0 +1,88 @@
+//! `beat` processes on a real Redis: one fire per tick, however many run.
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+
+use crate::background::{Process, TaskWorld, TestRedis};
+use crate::service::models::task;
+
+/// The ticks fired so far, from the request ids beat gives its tasks, with duplicates.
+async fn fired(world: &TaskWorld) -> Vec<String> {
+    task::Entity::find()
+        .all(&world.db)
+        .await
+        .expect("tasks")
+        .into_iter()
+        .filter_map(|task| task.request_id)
+        .filter(|id| id.starts_with("beat:every-second:"))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
+    let Some(redis) = TestRedis::find().await else {
+        return;
+    };
+    let world = TaskWorld::new(&redis).await;
+    let person = world.person(0).await;
+    let mut env = redis.env(&world.database.url);
+    env.push((
+        "APP_CONFIG_YAML".into(),
+        format!(
+            "beat:\n  catch_up_secs: 30\n  schedules:\n    every-second:\n      \
+             cron: \"* * * * * *\"\n      task: persons.add_one_year\n      \
+             args: {{person_id: {person}}}\n"
+        ),
+    ));
+    let mut beats = [Process::start("beat", &env), Process::start("beat", &env)];
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let leader_id: String = {
+        use fred::prelude::*;
+        let client = redis.client().await;
+        let key = format!("{{{}}}:beat:leader", redis.namespace);
+        client.get(key).await.expect("leader key")
+    };
+    let leader = beats
+        .iter()
+        .position(|beat| leader_id.contains(&format!("-{}-", beat.pid())))
+        .unwrap_or_else(|| panic!("leader {leader_id} is one of the beats"));
+    let before_kill = fired(&world).await.len();
+    beats[leader].signal("KILL");
+    beats[leader].exited(Duration::from_secs(5)).await;
+    // The lease (2 s) runs out, the other beat takes over and catches up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let follower = &beats[1 - leader];
+    follower.signal("TERM");
+
+    let ticks = fired(&world).await;
+    let unique: BTreeSet<&String> = ticks.iter().collect();
+    assert_eq!(unique.len(), ticks.len(), "a tick fired twice: {ticks:?}");
+    assert!(before_kill >= 2, "the leader fired: {ticks:?}");
+    assert!(
+        ticks.len() >= before_kill + 4,
+        "the other beat took over: {} before the kill, {} in all\n{}",
+        before_kill,
+        ticks.len(),
+        follower.output()
+    );
+    // Seconds in a row: the ticks missed during the failover were caught up.
+    let seconds: Vec<i64> = unique
+        .iter()
+        .map(|id| {
+            let at = id.trim_start_matches("beat:every-second:");
+            chrono::DateTime::parse_from_rfc3339(at)
+                .expect("an RFC 3339 tick")
+                .timestamp()
+        })
+        .collect();
+    for pair in seconds.windows(2) {
+        assert_eq!(pair[1] - pair[0], 1, "no tick missed: {ticks:?}");
+    }
+    assert!(
+        follower.output().contains("beat leads"),
+        "{}",
+        follower.output()
+    );
+}
