@@ -4,7 +4,7 @@
 //! write each task's row (so its progress can be asked for at once) before handing the
 //! task to the queue.
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -173,46 +173,57 @@ pub enum Start {
     Missing,
 }
 
-/// Marks a task started for its `attempt`th run, unless it finished already.
-pub async fn mark_started(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    attempt: u32,
-) -> Result<Start, DbErr> {
+/// Marks tasks started, in one statement, unless they finished already; returns the
+/// ids it marked. `attempts` counts every start, including runs cut short by a crash.
+pub async fn mark_started(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Uuid>, DbErr> {
     let now = Utc::now();
-    let updated = TaskRow::update_many()
+    let started = TaskRow::update_many()
         .col_expr(task::Column::State, Expr::value(State::Started))
-        .col_expr(task::Column::Attempts, Expr::value(attempt as i32))
+        .col_expr(
+            task::Column::Attempts,
+            Expr::col(task::Column::Attempts).add(1),
+        )
         .col_expr(task::Column::StartedAt, Expr::value(now))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
-        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Id.is_in(ids.to_vec()))
         .filter(task::Column::State.is_in([State::Pending, State::Retrying, State::Started]))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if updated.rows_affected > 0 {
-        return Ok(Start::Run);
-    }
+    Ok(started.into_iter().map(|row| row.id).collect())
+}
+
+/// Why a task could not be marked started.
+pub async fn why_not_started(db: &impl ConnectionTrait, id: Uuid) -> Result<Start, DbErr> {
     Ok(match TaskRow::find_by_id(id).one(db).await? {
-        Some(row) => Start::Finished(row.state),
+        Some(row) if row.state.is_finished() => Start::Finished(row.state),
+        Some(_) => Start::Run,
         None => Start::Missing,
     })
 }
 
-/// Records a task's success and its result. Callable inside the task's own transaction,
-/// so that its writes and its completion commit together.
-pub async fn mark_succeeded(
+/// Records the success of several tasks, with their results, in one statement.
+pub async fn mark_succeeded_many(
     db: &impl ConnectionTrait,
-    id: Uuid,
-    result: serde_json::Value,
+    results: &[(Uuid, serde_json::Value)],
 ) -> Result<(), DbErr> {
+    let Some(((first_id, first_result), rest)) = results.split_first() else {
+        return Ok(());
+    };
+    let mut result = CaseStatement::new().case(
+        task::Column::Id.eq(*first_id),
+        Expr::value(first_result.clone()),
+    );
+    for (id, value) in rest {
+        result = result.case(task::Column::Id.eq(*id), Expr::value(value.clone()));
+    }
     let now = Utc::now();
     TaskRow::update_many()
         .col_expr(task::Column::State, Expr::value(State::Succeeded))
-        .col_expr(task::Column::Result, Expr::value(result))
+        .col_expr(task::Column::Result, result.into())
         .col_expr(task::Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
         .col_expr(task::Column::FinishedAt, Expr::value(now))
-        .filter(task::Column::Id.eq(id))
+        .filter(task::Column::Id.is_in(results.iter().map(|(id, _)| *id)))
         .exec(db)
         .await?;
     Ok(())

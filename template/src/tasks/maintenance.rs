@@ -31,3 +31,17 @@ impl Task for PurgeFinished {
         Ok(Purged { deleted })
     }
 }
+
+/// Does nothing and answers `"pong"`: schedule it to see that workers are alive, or to
+/// measure the queue itself (`cargo bench --bench tasks`).
+pub struct Ping;
+
+impl Task for Ping {
+    const NAME: &'static str = "tasks.ping";
+    type Args = ();
+    type Output = &'static str;
+
+    async fn run(_ctx: TaskContext, _args: ()) -> Result<&'static str, TaskError> {
+        Ok("pong")
+    }
+}

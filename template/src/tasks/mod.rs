@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use sea_orm::{DatabaseConnection, DbErr};
@@ -23,6 +24,7 @@ pub mod beat;
 pub mod maintenance;
 pub mod persons;
 pub mod queue;
+pub mod recorder;
 pub mod runner;
 pub mod worker;
 
@@ -71,11 +73,26 @@ pub struct TaskContext {
     /// 1 on the first run, 2 on the first retry, ...
     pub attempt: u32,
     pub request_id: Option<String>,
+    completed: Arc<AtomicBool>,
 }
 
 impl TaskContext {
     pub fn db(&self) -> &DatabaseConnection {
         &self.tasks.db
+    }
+
+    /// Records the task's success inside `txn`, the task's own transaction, so that its
+    /// writes and its completion commit (or vanish) together: a task delivered again
+    /// after a crash is then seen finished and not run twice.
+    pub async fn complete_in<T: Serialize>(
+        &self,
+        txn: &impl sea_orm::ConnectionTrait,
+        output: &T,
+    ) -> Result<(), TaskError> {
+        let result = serde_json::to_value(output).map_err(TaskError::unrecoverable)?;
+        controllers::tasks::mark_succeeded_many(txn, &[(self.task_id, result)]).await?;
+        self.completed.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -199,6 +216,7 @@ pub fn registry() -> &'static Registry {
         Registry::default()
             .register::<persons::AddOneYear>()
             .register::<maintenance::PurgeFinished>()
+            .register::<maintenance::Ping>()
     });
     &REGISTRY
 }

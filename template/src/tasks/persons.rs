@@ -44,8 +44,7 @@ impl Task for AddOneYear {
         let txn = ctx.db().begin().await?;
         let person = controllers::persons::add_years(&txn, args.person_id, 1).await?;
         let output = NewAge { age: person.age };
-        let result = serde_json::to_value(&output).map_err(TaskError::unrecoverable)?;
-        controllers::tasks::mark_succeeded(&txn, ctx.task_id, result).await?;
+        ctx.complete_in(&txn, &output).await?;
         txn.commit().await?;
         Ok(output)
     }

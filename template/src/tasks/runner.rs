@@ -4,6 +4,10 @@ use std::time::Duration;
 use sea_orm::DbErr;
 use tracing::Instrument;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::recorder::Recorder;
 use super::{Message, TaskContext, TaskError, Tasks};
 use crate::controllers::tasks::{self as controller, Start};
 
@@ -16,9 +20,15 @@ pub enum Outcome {
     Retry { message: Message, delay: Duration },
 }
 
-/// Runs a task once and writes its new state. An `Err` means the state could not be
-/// written (the database is away): the message should be handled again later.
-pub async fn process(tasks: &Tasks, message: &Message) -> Result<Outcome, DbErr> {
+/// Runs a task once and writes its new state. `start` says whether the task was marked
+/// started (see [`mark_started`]). An `Err` means a state could not be written (the
+/// database is away): the message should be handled again later.
+pub async fn process(
+    tasks: &Tasks,
+    recorder: &Recorder,
+    message: &Message,
+    start: Start,
+) -> Result<Outcome, DbErr> {
     let span = tracing::info_span!(
         "task",
         request_id = message.request_id.as_deref().unwrap_or("-"),
@@ -26,12 +36,41 @@ pub async fn process(tasks: &Tasks, message: &Message) -> Result<Outcome, DbErr>
         task = %message.name,
         attempt = message.attempt,
     );
-    process_in_span(tasks, message).instrument(span).await
+    process_in_span(tasks, recorder, message, start)
+        .instrument(span)
+        .await
 }
 
-async fn process_in_span(tasks: &Tasks, message: &Message) -> Result<Outcome, DbErr> {
+/// Marks the messages' tasks started in one statement; says for each whether to run it.
+pub async fn mark_started(tasks: &Tasks, messages: &[Message]) -> Result<Vec<Start>, DbErr> {
+    let ids: Vec<uuid::Uuid> = messages.iter().map(|m| m.id).collect();
+    let started: std::collections::HashSet<uuid::Uuid> = controller::mark_started(&tasks.db, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let mut starts = Vec::with_capacity(ids.len());
+    for id in ids {
+        starts.push(if started.contains(&id) {
+            Start::Run
+        } else {
+            match controller::why_not_started(&tasks.db, id).await? {
+                // Not finished, yet not startable: only a race with another start.
+                Start::Run => Start::Finished(crate::models::task::State::Started),
+                other => other,
+            }
+        });
+    }
+    Ok(starts)
+}
+
+async fn process_in_span(
+    tasks: &Tasks,
+    recorder: &Recorder,
+    message: &Message,
+    start: Start,
+) -> Result<Outcome, DbErr> {
     let db = &tasks.db;
-    match controller::mark_started(db, message.id, message.attempt).await? {
+    match start {
         Start::Run => {}
         Start::Finished(state) => {
             // Delivered again after it finished (its worker died before acknowledging).
@@ -49,12 +88,16 @@ async fn process_in_span(tasks: &Tasks, message: &Message) -> Result<Outcome, Db
 
     tracing::info!("task started");
     let started = std::time::Instant::now();
-    let result = run_body(tasks, message).await;
+    let completed = Arc::new(AtomicBool::new(false));
+    let result = run_body(tasks, message, completed.clone()).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let chain_rest: Vec<uuid::Uuid> = message.chain.iter().map(|m| m.id).collect();
     match result {
         Ok(value) => {
-            controller::mark_succeeded(db, message.id, value).await?;
+            // A task that recorded its own success (in its transaction) needs no write.
+            if !completed.load(Ordering::Acquire) {
+                recorder.succeeded(message.id, value).await?;
+            }
             tracing::info!(elapsed_ms, "task succeeded");
             Ok(Outcome::Done {
                 next: message.next(),
@@ -78,7 +121,11 @@ async fn process_in_span(tasks: &Tasks, message: &Message) -> Result<Outcome, Db
 }
 
 /// Runs the body on its own tokio task, so that a panic is a failure, not a dead worker.
-async fn run_body(tasks: &Tasks, message: &Message) -> Result<serde_json::Value, TaskError> {
+async fn run_body(
+    tasks: &Tasks,
+    message: &Message,
+    completed: Arc<AtomicBool>,
+) -> Result<serde_json::Value, TaskError> {
     let Some(entry) = tasks.registry().get(&message.name) else {
         return Err(TaskError::Unrecoverable(format!(
             "no task is named {:?} in this version of the service",
@@ -90,6 +137,7 @@ async fn run_body(tasks: &Tasks, message: &Message) -> Result<serde_json::Value,
         task_id: message.id,
         attempt: message.attempt,
         request_id: message.request_id.clone(),
+        completed,
     };
     let body = entry
         .run(ctx, message.args.clone())
@@ -125,9 +173,17 @@ pub fn backoff(settings: &crate::config::TaskSettings, attempt: u32) -> Duration
 /// Runs a task and its retries and chain in-process, without waiting between attempts:
 /// Celery's "always eager". The states written are those the worker writes.
 pub async fn run_eagerly(tasks: &Tasks, message: Message) {
+    let recorder = Recorder::direct(tasks.db.clone());
     let mut current = Some(message);
     while let Some(message) = current.take() {
-        match process(tasks, &message).await {
+        let outcome = match mark_started(tasks, std::slice::from_ref(&message)).await {
+            Ok(starts) => {
+                let start = starts.first().copied().unwrap_or(Start::Missing);
+                process(tasks, &recorder, &message, start).await
+            }
+            Err(error) => Err(error),
+        };
+        match outcome {
             Ok(Outcome::Done { next }) => current = next,
             Ok(Outcome::Retry { message, .. }) => current = Some(message),
             Err(error) => {

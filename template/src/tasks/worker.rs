@@ -6,8 +6,10 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::recorder::Recorder;
 use super::runner::{self, Outcome};
 use super::{Message, Queue, QueueError, Tasks};
+use crate::controllers::tasks::Start;
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
@@ -34,6 +36,7 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     ));
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
+    let recorder = Recorder::batched(tasks.db.clone());
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut running = JoinSet::new();
     let mut pause = Backoff::default();
@@ -52,17 +55,34 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         match reserved {
             Ok(raws) => {
                 pause.reset();
+                let batch = read_batch(&queue, &id, raws).await;
+                let starts = match runner::mark_started(
+                    &tasks,
+                    &batch.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
+                )
+                .await
+                {
+                    Ok(starts) => starts,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot mark tasks started; they will be delivered again");
+                        for (raw, _) in &batch {
+                            settle(|| queue.release_later(&id, raw, Duration::from_secs(5))).await;
+                        }
+                        continue;
+                    }
+                };
                 let mut slot = Some(slot);
-                for raw in raws {
+                for ((raw, message), start) in batch.into_iter().zip(starts) {
                     let Some(permit) = slot
                         .take()
                         .or_else(|| slots.clone().try_acquire_owned().ok())
                     else {
                         break;
                     };
-                    let (tasks, queue, id) = (tasks.clone(), queue.clone(), id.clone());
+                    let (tasks, queue, id, recorder) =
+                        (tasks.clone(), queue.clone(), id.clone(), recorder.clone());
                     running.spawn(async move {
-                        handle(&tasks, &queue, &id, raw).await;
+                        handle(&tasks, &recorder, &queue, &id, raw, message, start).await;
                         drop(permit);
                     });
                 }
@@ -130,17 +150,32 @@ async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration) {
     }
 }
 
-/// Runs one message and tells the queue what became of it.
-async fn handle(tasks: &Tasks, queue: &Queue, worker: &str, raw: String) {
-    let message: Message = match serde_json::from_str(&raw) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::error!(%error, message = %raw, "unreadable message dropped");
-            settle(|| queue.ack(worker, &raw, None)).await;
-            return;
+/// Decodes reserved messages; unreadable ones are dropped (and logged).
+async fn read_batch(queue: &Queue, worker: &str, raws: Vec<String>) -> Vec<(String, Message)> {
+    let mut batch = Vec::with_capacity(raws.len());
+    for raw in raws {
+        match serde_json::from_str(&raw) {
+            Ok(message) => batch.push((raw, message)),
+            Err(error) => {
+                tracing::error!(%error, message = %raw, "unreadable message dropped");
+                settle(|| queue.ack(worker, &raw, None)).await;
+            }
         }
-    };
-    match runner::process(tasks, &message).await {
+    }
+    batch
+}
+
+/// Runs one message and tells the queue what became of it.
+async fn handle(
+    tasks: &Tasks,
+    recorder: &Recorder,
+    queue: &Queue,
+    worker: &str,
+    raw: String,
+    message: Message,
+    start: Start,
+) {
+    match runner::process(tasks, recorder, &message, start).await {
         Ok(Outcome::Done { next }) => {
             settle(|| queue.ack(worker, &raw, next.as_ref())).await;
         }
