@@ -187,6 +187,10 @@ fn beat_id() -> String {
 }
 
 /// Claims `tick` of `entry` and, if no beat claimed it before, schedules its task.
+///
+/// The claim first lasts one lease: if this beat dies before the task is written, the
+/// claim lapses and the next leader fires the tick (it is still within the catch-up
+/// window). Once the task is written, the claim is kept past the catch-up window.
 async fn fire(
     tasks: &Tasks,
     queue: &Queue,
@@ -197,13 +201,14 @@ async fn fire(
     let key = queue
         .keys()
         .beat_fired(&entry.name, tick.timestamp_millis());
+    let claim = Duration::from_secs(settings.lease_secs);
     let keep = Duration::from_secs(settings.catch_up_secs + settings.lease_secs + 60);
     let claimed: Option<String> = queue
         .client()
         .set(
             &key,
-            "1",
-            Some(Expiration::PX(keep.as_millis() as i64)),
+            "claimed",
+            Some(Expiration::PX(claim.as_millis() as i64)),
             Some(SetOptions::NX),
             false,
         )
@@ -216,6 +221,19 @@ async fn fire(
     match controllers::tasks::schedule_task(tasks, entry.call.clone(), Some(request_id)).await {
         Ok(task) => {
             tracing::info!(schedule = %entry.name, %tick, task_id = %task.id, "fired");
+            let kept: Result<Option<String>, _> = queue
+                .client()
+                .set(
+                    &key,
+                    "fired",
+                    Some(Expiration::PX(keep.as_millis() as i64)),
+                    Some(SetOptions::XX),
+                    false,
+                )
+                .await;
+            if let Err(error) = kept {
+                tracing::warn!(%error, schedule = %entry.name, %tick, "cannot extend the claim of a fired tick");
+            }
             Ok(())
         }
         Err(error) => {

@@ -130,8 +130,9 @@ return now
 ";
 
 /// Gives the messages of workers whose lease ended back to `ready` (to be taken first)
-/// and forgets those workers. ARGV[1]: the prefix of processing lists; ARGV[2]: a worker
-/// to release now whatever its lease (a clean shutdown), or ''.
+/// and forgets those workers. ARGV[1]: the prefix of processing lists. ARGV[2]: a worker
+/// that is stopping, or ''; its messages go back now, and it stays listed for ARGV[3] ms
+/// more, so that anything reaching its list late is recovered too.
 const RECOVER: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -143,9 +144,22 @@ for _, worker in ipairs(gone) do
   while redis.call('LMOVE', held, KEYS[2], 'LEFT', 'RIGHT') do
     moved = moved + 1
   end
-  redis.call('ZREM', KEYS[1], worker)
+  if worker == ARGV[2] then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), worker)
+  else
+    redis.call('ZREM', KEYS[1], worker)
+  end
 end
 return moved
+";
+
+/// Puts held message ARGV[1] back at the front of `ready`, if it is still held.
+const GIVE_BACK: &str = r"
+local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
+if removed > 0 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+end
+return removed
 ";
 
 /// The key names of one namespace.
@@ -198,6 +212,7 @@ struct Scripts {
     promote: Script,
     heartbeat: Script,
     recover: Script,
+    give_back: Script,
 }
 
 /// A handle on the queue; cheap to clone.
@@ -243,6 +258,7 @@ impl Queue {
                 promote: Script::from_lua(PROMOTE),
                 heartbeat: Script::from_lua(HEARTBEAT),
                 recover: Script::from_lua(RECOVER),
+                give_back: Script::from_lua(GIVE_BACK),
             }),
         })
     }
@@ -431,25 +447,52 @@ impl Queue {
 
     /// Returns the messages of dead workers to the queue; returns how many.
     pub async fn recover(&self) -> Result<u64, QueueError> {
-        self.run_recover("").await
+        self.run_recover("", Duration::ZERO).await
     }
 
-    /// Returns `worker`'s unacknowledged messages to the queue and forgets the worker.
-    pub async fn release(&self, worker: &str) -> Result<u64, QueueError> {
-        self.run_recover(worker).await
+    /// Returns `worker`'s unacknowledged messages to the queue as it stops. It stays
+    /// listed for `grace`, so that a message reaching its list late is recovered too.
+    pub async fn release(&self, worker: &str, grace: Duration) -> Result<u64, QueueError> {
+        self.run_recover(worker, grace).await
     }
 
-    async fn run_recover(&self, worker: &str) -> Result<u64, QueueError> {
+    async fn run_recover(&self, worker: &str, grace: Duration) -> Result<u64, QueueError> {
         let moved: u64 = self
             .scripts
             .recover
             .evalsha_with_reload(
                 &self.client,
                 vec![self.keys.workers(), self.keys.ready()],
-                vec![self.keys.processing_prefix(), worker.to_owned()],
+                vec![
+                    self.keys.processing_prefix(),
+                    worker.to_owned(),
+                    grace.as_millis().to_string(),
+                ],
             )
             .await?;
         Ok(moved)
+    }
+
+    /// What `worker` holds: taken from the queue and not yet acknowledged.
+    pub async fn held(&self, worker: &str) -> Result<Vec<String>, QueueError> {
+        Ok(self
+            .client
+            .lrange(self.keys.processing(worker), 0, -1)
+            .await?)
+    }
+
+    /// Puts a held message back at the front of the queue; false if it was not held.
+    pub async fn give_back(&self, worker: &str, raw: &str) -> Result<bool, QueueError> {
+        let removed: i64 = self
+            .scripts
+            .give_back
+            .evalsha_with_reload(
+                &self.client,
+                vec![self.keys.processing(worker), self.keys.ready()],
+                vec![raw.to_owned()],
+            )
+            .await?;
+        Ok(removed > 0)
     }
 
     /// Messages waiting in the ready list and in the delayed set.

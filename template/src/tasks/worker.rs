@@ -1,8 +1,10 @@
 //! `worker`: takes tasks from the queue and runs them, `tasks.concurrency` at a time.
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fred::prelude::ClientLike;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -28,11 +30,13 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     tokio::pin!(shutdown);
 
     let blocking = queue.blocking_client().await?;
+    let in_flight = InFlight::default();
     let upkeep = tokio::spawn(upkeep(
         queue.clone(),
         id.clone(),
         lease,
         Duration::from_millis(settings.poll_interval_ms),
+        in_flight.clone(),
     ));
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
@@ -40,49 +44,59 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let mut running = JoinSet::new();
     let mut pause = Backoff::default();
+    let mut stopping = false;
     loop {
         while running.try_join_next().is_some() {}
+        if stopping {
+            break;
+        }
         let slot = tokio::select! {
             () = &mut shutdown => break,
             slot = slots.clone().acquire_owned() => slot,
         };
         let Ok(slot) = slot else { break };
         let free = 1 + slots.available_permits();
-        let reserved = tokio::select! {
-            () = &mut shutdown => break,
-            reserved = queue.reserve(&blocking, &id, free, WAIT) => reserved,
-        };
+        // Never cancelled half-way: a wait cut short could still move a message to this
+        // worker after it stopped. It lasts at most WAIT.
+        let reserved = queue.reserve(&blocking, &id, free, WAIT).await;
+        stopping = has_completed(shutdown.as_mut()).await;
         match reserved {
             Ok(raws) => {
                 pause.reset();
-                let batch = read_batch(&queue, &id, raws).await;
-                let starts = match runner::mark_started(
-                    &tasks,
-                    &batch.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
-                )
-                .await
-                {
+                in_flight.add(&raws);
+                let batch = read_batch(&queue, &id, raws, &in_flight).await;
+                let messages: Vec<Message> = batch.iter().map(|(_, m)| m.clone()).collect();
+                let starts = match runner::mark_started(&tasks, &messages).await {
                     Ok(starts) => starts,
                     Err(error) => {
                         tracing::error!(%error, "cannot mark tasks started; they will be delivered again");
                         for (raw, _) in &batch {
                             settle(|| queue.release_later(&id, raw, Duration::from_secs(5))).await;
+                            in_flight.remove(raw);
                         }
                         continue;
                     }
                 };
                 let mut slot = Some(slot);
                 for ((raw, message), start) in batch.into_iter().zip(starts) {
-                    let Some(permit) = slot
+                    let permit = slot
                         .take()
-                        .or_else(|| slots.clone().try_acquire_owned().ok())
-                    else {
-                        break;
-                    };
-                    let (tasks, queue, id, recorder) =
-                        (tasks.clone(), queue.clone(), id.clone(), recorder.clone());
+                        .or_else(|| slots.clone().try_acquire_owned().ok());
+                    let (tasks, queue, id, recorder, in_flight) = (
+                        tasks.clone(),
+                        queue.clone(),
+                        id.clone(),
+                        recorder.clone(),
+                        in_flight.clone(),
+                    );
                     running.spawn(async move {
-                        handle(&tasks, &recorder, &queue, &id, raw, message, start).await;
+                        if permit.is_some() {
+                            handle(&tasks, &recorder, &queue, &id, &raw, message, start).await;
+                        } else {
+                            // More taken than slots free: cannot happen, but never strand one.
+                            settle(|| queue.give_back(&id, &raw)).await;
+                        }
+                        in_flight.remove(&raw);
                         drop(permit);
                     });
                 }
@@ -91,7 +105,7 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
                 let delay = pause.next();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot take tasks from Redis");
                 tokio::select! {
-                    () = &mut shutdown => break,
+                    () = &mut shutdown, if !stopping => break,
                     () = tokio::time::sleep(delay) => {}
                 }
             }
@@ -115,7 +129,8 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         running.abort_all();
     }
     upkeep.abort();
-    let released = queue.release(&id).await?;
+    let _ = blocking.quit().await;
+    let released = queue.release(&id, lease).await?;
     tracing::info!(released, "worker stopped");
     Ok(())
 }
@@ -127,10 +142,14 @@ fn worker_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
-/// Keeps the lease alive, moves due retries to the queue, and recovers dead workers' tasks.
-async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration) {
+/// Keeps the lease alive, moves due retries to the queue, recovers dead workers' tasks,
+/// and gives back what this worker holds but no longer handles (a reply lost to a
+/// timeout, say), once it has seen it unhandled twice in a row.
+async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration, in_flight: InFlight) {
     let beat_every = lease / 3;
     let mut last_beat: Option<tokio::time::Instant> = None;
+    let mut last_scan = tokio::time::Instant::now();
+    let mut suspects: HashSet<String> = HashSet::new();
     loop {
         if last_beat.is_none_or(|at| at.elapsed() >= beat_every) {
             match queue.heartbeat(&id, lease).await {
@@ -146,12 +165,60 @@ async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration) {
         if let Err(error) = queue.promote_due().await {
             tracing::debug!(%error, "cannot move due retries");
         }
+        if last_scan.elapsed() >= lease {
+            last_scan = tokio::time::Instant::now();
+            if let Ok(held) = queue.held(&id).await {
+                let unhandled: HashSet<String> = held
+                    .into_iter()
+                    .filter(|raw| !in_flight.contains(raw))
+                    .collect();
+                for raw in unhandled.intersection(&suspects) {
+                    if let Ok(true) = queue.give_back(&id, raw).await {
+                        tracing::warn!("a task held but not handled went back to the queue");
+                    }
+                }
+                suspects = unhandled;
+            }
+        }
         tokio::time::sleep(poll.min(beat_every)).await;
     }
 }
 
+/// The messages this worker is handling.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashSet<String>>>);
+
+impl InFlight {
+    fn add(&self, raws: &[String]) {
+        if let Ok(mut set) = self.0.lock() {
+            set.extend(raws.iter().cloned());
+        }
+    }
+
+    fn remove(&self, raw: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.remove(raw);
+        }
+    }
+
+    fn contains(&self, raw: &str) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(raw))
+    }
+}
+
+/// Whether `future` has completed, without waiting for it.
+async fn has_completed(future: std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
+    let mut future = future;
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
 /// Decodes reserved messages; unreadable ones are dropped (and logged).
-async fn read_batch(queue: &Queue, worker: &str, raws: Vec<String>) -> Vec<(String, Message)> {
+async fn read_batch(
+    queue: &Queue,
+    worker: &str,
+    raws: Vec<String>,
+    in_flight: &InFlight,
+) -> Vec<(String, Message)> {
     let mut batch = Vec::with_capacity(raws.len());
     for raw in raws {
         match serde_json::from_str(&raw) {
@@ -159,6 +226,7 @@ async fn read_batch(queue: &Queue, worker: &str, raws: Vec<String>) -> Vec<(Stri
             Err(error) => {
                 tracing::error!(%error, message = %raw, "unreadable message dropped");
                 settle(|| queue.ack(worker, &raw, None)).await;
+                in_flight.remove(&raw);
             }
         }
     }
@@ -171,20 +239,20 @@ async fn handle(
     recorder: &Recorder,
     queue: &Queue,
     worker: &str,
-    raw: String,
+    raw: &str,
     message: Message,
     start: Start,
 ) {
     match runner::process(tasks, recorder, &message, start).await {
         Ok(Outcome::Done { next }) => {
-            settle(|| queue.ack(worker, &raw, next.as_ref())).await;
+            settle(|| queue.ack(worker, raw, next.as_ref())).await;
         }
         Ok(Outcome::Retry { message, delay }) => {
-            settle(|| queue.retry_later(worker, &raw, &message, delay)).await;
+            settle(|| queue.retry_later(worker, raw, &message, delay)).await;
         }
         Err(error) => {
             tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
-            settle(|| queue.release_later(worker, &raw, Duration::from_secs(5))).await;
+            settle(|| queue.release_later(worker, raw, Duration::from_secs(5))).await;
         }
     }
 }

@@ -30,14 +30,32 @@ async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
     env.push((
         "APP_CONFIG_YAML".into(),
         format!(
-            "beat:\n  catch_up_secs: 30\n  schedules:\n    every-second:\n      \
+            "beat:\n  catch_up_secs: 6\n  schedules:\n    every-second:\n      \
              cron: \"* * * * * *\"\n      task: persons.add_one_year\n      \
              args: {{person_id: {person}}}\n"
         ),
     ));
     let mut beats = [Process::start("beat", &env), Process::start("beat", &env)];
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Polled rather than slept, so that a loaded machine only makes the test slower.
+    let at_least = |count: usize, patience: Duration| {
+        let world = &world;
+        async move {
+            let deadline = std::time::Instant::now() + patience;
+            loop {
+                let ticks = fired(world).await.len();
+                if ticks >= count {
+                    return ticks;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{ticks} ticks, not {count}, after {patience:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    at_least(3, Duration::from_secs(20)).await;
     let leader_id: String = {
         use fred::prelude::*;
         let client = redis.client().await;
@@ -48,25 +66,17 @@ async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
         .iter()
         .position(|beat| leader_id.contains(&format!("-{}-", beat.pid())))
         .unwrap_or_else(|| panic!("leader {leader_id} is one of the beats"));
-    let before_kill = fired(&world).await.len();
     beats[leader].signal("KILL");
     beats[leader].exited(Duration::from_secs(5)).await;
+    let before_kill = fired(&world).await.len();
     // The lease (2 s) runs out, the other beat takes over and catches up.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    at_least(before_kill + 4, Duration::from_secs(20)).await;
     let follower = &beats[1 - leader];
     follower.signal("TERM");
 
     let ticks = fired(&world).await;
     let unique: BTreeSet<&String> = ticks.iter().collect();
     assert_eq!(unique.len(), ticks.len(), "a tick fired twice: {ticks:?}");
-    assert!(before_kill >= 2, "the leader fired: {ticks:?}");
-    assert!(
-        ticks.len() >= before_kill + 4,
-        "the other beat took over: {} before the kill, {} in all\n{}",
-        before_kill,
-        ticks.len(),
-        follower.output()
-    );
     // Seconds in a row: the ticks missed during the failover were caught up.
     let seconds: Vec<i64> = unique
         .iter()

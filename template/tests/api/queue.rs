@@ -271,3 +271,100 @@ async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
         );
     }
 }
+
+/// A Redis server of the test's own, to stop and start at will.
+struct OwnRedis {
+    port: u16,
+    server: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// None (the test is skipped, loudly, or fails under CI) without `redis-server`.
+    fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self { port, server: None };
+        if !redis.restart() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but redis-server cannot be run"
+            );
+            eprintln!("\n*** redis-server not found: the reconnection test is SKIPPED.\n");
+            return None;
+        }
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) -> bool {
+        let started = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(server) = started else { return false };
+        self.server = Some(server);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn a_worker_reconnects_when_redis_comes_back() {
+    let Some(mut own) = OwnRedis::start() else {
+        return;
+    };
+    let redis = TestRedis {
+        url: own.url(),
+        namespace: format!("test-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let world = TaskWorld::new(&redis).await;
+    let person = world.person(40).await;
+    let worker = Process::start("worker", &redis.env(&world.database.url));
+    worker.wrote("worker started", PATIENCE).await;
+
+    own.stop();
+    let during = schedule_task(&world.tasks, add_one_year(person, 0), None).await;
+    assert!(during.is_err(), "Redis is really down");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(own.restart(), "redis-server restarts");
+    // Scheduled after the outage, on the same handle: both sides must have reconnected.
+    let mut scheduled = None;
+    for _ in 0..50 {
+        match schedule_task(&world.tasks, add_one_year(person, 0), None).await {
+            Ok(task) => {
+                scheduled = Some(task);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let task = scheduled.expect("scheduling works again once Redis is back");
+    let done = world.finished(task.id, PATIENCE).await;
+
+    assert_eq!(done.state, State::Succeeded, "{}", worker.output());
+    assert_eq!(world.age(person).await, 41);
+}
