@@ -170,10 +170,17 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(namespace: &str) -> Self {
-        // The braces make every key hash to one Redis Cluster slot.
-        Self {
-            prefix: format!("{{{namespace}}}:"),
-        }
+        // The braces make every key hash to one Redis Cluster slot: `{tasks}:ready`.
+        let mut prefix = String::with_capacity(namespace.len() + 3);
+        prefix.push('{');
+        prefix.push_str(namespace);
+        prefix.push_str("}:");
+        Self { prefix }
+    }
+
+    /// What every key of the namespace starts with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn ready(&self) -> String {

@@ -12,6 +12,7 @@ use crate::service::BIN;
 use crate::service::config::Settings;
 use crate::service::models::task::State;
 use crate::service::tasks::Tasks;
+use crate::service::tasks::queue::Keys;
 
 /// A Redis server, and key names no other test uses.
 pub struct TestRedis {
@@ -79,7 +80,8 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let (url, pattern) = (self.url.clone(), format!("{{{}}}:*", self.namespace));
+        let pattern = format!("{}*", Keys::new(&self.namespace).prefix());
+        let url = self.url.clone();
         // Drop runs inside the test's runtime, which cannot block: use a thread of our own.
         let _ = std::thread::spawn(move || {
             use fred::prelude::*;

@@ -6,6 +6,7 @@ use sea_orm::EntityTrait;
 
 use crate::background::{Process, TaskWorld, TestRedis};
 use crate::service::models::task;
+use crate::service::tasks::queue::Keys;
 
 /// The ticks fired so far, from the request ids beat gives its tasks, with duplicates.
 async fn fired(world: &TaskWorld) -> Vec<String> {
@@ -32,7 +33,7 @@ async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
         format!(
             "beat:\n  catch_up_secs: 6\n  schedules:\n    every-second:\n      \
              cron: \"* * * * * *\"\n      task: persons.add_one_year\n      \
-             args: {{person_id: {person}}}\n"
+             args:\n        person_id: {person}\n"
         ),
     ));
     let mut beats = [Process::start("beat", &env), Process::start("beat", &env)];
@@ -59,7 +60,7 @@ async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
     let leader_id: String = {
         use fred::prelude::*;
         let client = redis.client().await;
-        let key = format!("{{{}}}:beat:leader", redis.namespace);
+        let key = Keys::new(&redis.namespace).beat_leader();
         client.get(key).await.expect("leader key")
     };
     let leader = beats
