@@ -13,13 +13,15 @@
 //! ```
 use std::time::{Duration, Instant};
 
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+// The service's own items: a group apart, so that their order never depends on its name.
 use foo::config::Settings;
 use foo::controllers::{persons, tasks as controller};
 use foo::models::task::{self, State};
 use foo::tasks::maintenance::Ping;
 use foo::tasks::persons::{AddOneYear, AddOneYearArgs};
 use foo::tasks::{TaskCall, Tasks, worker};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
