@@ -92,7 +92,18 @@ fn renders_and_passes_its_own_checks(name: &str, package: &str) {
             "warnings",
         ],
     );
-    cargo_in(&project, &["test", "--locked"]);
+    let tested = cargo_in(&project, &["test", "--locked"]);
+    // With the servers given, nothing was skipped (the skip notice goes to stderr).
+    let notes = String::from_utf8_lossy(&tested.stderr);
+    if std::env::var_os("TEST_REDIS_URL").is_some()
+        && std::env::var_os("TEST_DATABASE_URL").is_some()
+    {
+        assert!(!notes.contains("SKIPPED"), "tests were skipped:\n{notes}");
+        assert!(
+            !notes.contains("run on SQLite only"),
+            "tests ran on SQLite:\n{notes}"
+        );
+    }
 }
 
 #[test]

@@ -125,9 +125,9 @@ async fn redis_url() -> Option<String> {
         );
     }
     WARNED.get_or_init(|| {
-        eprintln!(
+        crate::helpers::notice(
             "\n*** No Redis: TEST_REDIS_URL is unset and Docker does not answer.\n\
-             *** The task queue tests are SKIPPED. Set TEST_REDIS_URL to run them.\n"
+             *** The task queue tests are SKIPPED. Set TEST_REDIS_URL to run them.\n",
         );
     });
     None

@@ -231,9 +231,9 @@ async fn server() -> Server {
         );
     }
     WARNED.get_or_init(|| {
-        eprintln!(
+        notice(
             "\n*** No PostgreSQL: TEST_DATABASE_URL is unset and Docker does not answer.\n\
-             *** These tests run on SQLite only. Set TEST_DATABASE_URL to test on PostgreSQL.\n"
+             *** These tests run on SQLite only. Set TEST_DATABASE_URL to test on PostgreSQL.\n",
         );
     });
     Server::Sqlite
@@ -315,4 +315,12 @@ impl HalfSentRequest {
             .expect("read");
         String::from_utf8_lossy(&answer).into_owned()
     }
+}
+
+/// Writes straight to stderr, past the test harness's capture, so that a skipped or
+/// downgraded test is seen even when it passes.
+pub fn notice(text: &str) {
+    use std::io::Write;
+
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -291,7 +291,9 @@ impl OwnRedis {
                 std::env::var_os("CI").is_none(),
                 "CI is set but redis-server cannot be run"
             );
-            eprintln!("\n*** redis-server not found: the reconnection test is SKIPPED.\n");
+            crate::helpers::notice(
+                "\n*** redis-server not found: the reconnection test is SKIPPED.\n",
+            );
             return None;
         }
         Some(redis)
