@@ -46,6 +46,61 @@ pub async fn schedule_many(
     schedule(tasks, chains, request_id).await
 }
 
+/// Schedules the task of a claimed beat tick, exactly once per tick: its id is derived
+/// from the tick, and its message is queued in the same Redis step that marks the claim
+/// fired. A beat that died before that step left at most the row, which is reused.
+pub async fn schedule_claimed(
+    tasks: &Tasks,
+    call: TaskCall,
+    id: Uuid,
+    request_id: String,
+    claim: &str,
+    keep: std::time::Duration,
+) -> Result<task::Model, Error> {
+    let Some(queue) = tasks.queue() else {
+        return Err(Error::Unavailable("beat needs the Redis queue".into()));
+    };
+    let row = match TaskRow::find_by_id(id).one(&tasks.db).await? {
+        Some(row) => row,
+        None => {
+            let now = Utc::now();
+            let row = task::Model {
+                id,
+                name: call.name.to_owned(),
+                arguments: call.args.clone(),
+                state: State::Pending,
+                attempts: 0,
+                max_retries: call.max_retries as i32,
+                last_error: None,
+                result: None,
+                chain_id: None,
+                chain_position: None,
+                request_id: Some(request_id.clone()),
+                created_at: now,
+                updated_at: now,
+                started_at: None,
+                finished_at: None,
+            };
+            insert_rows(&tasks.db, std::slice::from_ref(&row)).await?;
+            row
+        }
+    };
+    let message = Message {
+        id,
+        name: call.name.to_owned(),
+        args: call.args,
+        attempt: 1,
+        max_retries: call.max_retries,
+        request_id: Some(request_id),
+        chain: Vec::new(),
+    };
+    queue
+        .push_claimed(&message, claim, keep)
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    Ok(row)
+}
+
 async fn schedule(
     tasks: &Tasks,
     chains: Vec<Vec<TaskCall>>,

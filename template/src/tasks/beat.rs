@@ -188,9 +188,11 @@ fn beat_id() -> String {
 
 /// Claims `tick` of `entry` and, if no beat claimed it before, schedules its task.
 ///
-/// The claim first lasts one lease: if this beat dies before the task is written, the
-/// claim lapses and the next leader fires the tick (it is still within the catch-up
-/// window). Once the task is written, the claim is kept past the catch-up window.
+/// The claim first lasts one lease. The task's message is queued in the same Redis step
+/// that marks the claim fired (and keeps it past the catch-up window). If this beat dies
+/// before that step, the claim lapses and the next leader fires the tick, reusing the
+/// task's row if it was written (its id comes from the schedule and the tick): each tick
+/// is queued exactly once.
 async fn fire(
     tasks: &Tasks,
     queue: &Queue,
@@ -218,28 +220,17 @@ async fn fire(
         return Ok(());
     }
     let request_id = format!("beat:{}:{}", entry.name, tick.to_rfc3339());
-    match controllers::tasks::schedule_task(tasks, entry.call.clone(), Some(request_id)).await {
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes());
+    let scheduled =
+        controllers::tasks::schedule_claimed(tasks, entry.call.clone(), id, request_id, &key, keep)
+            .await;
+    match scheduled {
         Ok(task) => {
             tracing::info!(schedule = %entry.name, %tick, task_id = %task.id, "fired");
-            let kept: Result<Option<String>, _> = queue
-                .client()
-                .set(
-                    &key,
-                    "fired",
-                    Some(Expiration::PX(keep.as_millis() as i64)),
-                    Some(SetOptions::XX),
-                    false,
-                )
-                .await;
-            if let Err(error) = kept {
-                tracing::warn!(%error, schedule = %entry.name, %tick, "cannot extend the claim of a fired tick");
-            }
             Ok(())
         }
-        Err(error) => {
-            // Unclaim, so that the next attempt can fire it.
-            let _: Result<i64, _> = queue.client().del(&key).await;
-            Err(QueueError::new(error.to_string()).into())
-        }
+        // The claim is left to lapse rather than deleted: the step may have run with
+        // only its reply lost, and then the claim says "fired".
+        Err(error) => Err(QueueError::new(error.to_string()).into()),
     }
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::config::{RedisSettings, TaskSettings};
 use crate::controllers;
 
+pub mod batch;
 pub mod beat;
 pub mod maintenance;
 pub mod persons;

@@ -88,14 +88,25 @@ end
 return taken
 ";
 
-/// Acknowledges ARGV[1] and, if it was still held, pushes the chain's next task ARGV[2].
-/// Only the first acknowledgement of a message pushes its successor.
+/// Acknowledges messages ARGV[1], ARGV[3], ... and, for each still held, pushes the
+/// chain's next task ARGV[2], ARGV[4], ... (if not ''). Only the first acknowledgement of
+/// a message pushes its successor.
 const ACK: &str = r"
-local removed = redis.call('LREM', KEYS[1], -1, ARGV[1])
-if removed > 0 and ARGV[2] ~= '' then
-  redis.call('LPUSH', KEYS[2], ARGV[2])
+local acked = 0
+for i = 1, #ARGV, 2 do
+  local removed = redis.call('LREM', KEYS[1], -1, ARGV[i])
+  if removed > 0 and ARGV[i + 1] ~= '' then
+    redis.call('LPUSH', KEYS[2], ARGV[i + 1])
+  end
+  acked = acked + removed
 end
-return removed
+return acked
+";
+
+/// Pushes message ARGV[1] and marks claim KEYS[2] fired for ARGV[2] ms, both or neither.
+const PUSH_CLAIMED: &str = r"
+redis.call('SET', KEYS[2], 'fired', 'PX', tonumber(ARGV[2]))
+return redis.call('LPUSH', KEYS[1], ARGV[1])
 ";
 
 /// Replaces held message ARGV[1] by ARGV[2], due in ARGV[3] ms.
@@ -220,6 +231,7 @@ struct Scripts {
     heartbeat: Script,
     recover: Script,
     give_back: Script,
+    push_claimed: Script,
 }
 
 /// A handle on the queue; cheap to clone.
@@ -266,6 +278,7 @@ impl Queue {
                 heartbeat: Script::from_lua(HEARTBEAT),
                 recover: Script::from_lua(RECOVER),
                 give_back: Script::from_lua(GIVE_BACK),
+                push_claimed: Script::from_lua(PUSH_CLAIMED),
             }),
         })
     }
@@ -294,6 +307,26 @@ impl Queue {
         }
         let encoded: Vec<String> = messages.iter().map(Message::encode).collect();
         let _: i64 = self.client.lpush(self.keys.ready(), encoded).await?;
+        Ok(())
+    }
+
+    /// Pushes a message and marks `claim` fired (kept for `keep`) in one step, so that a
+    /// claim is fired exactly when its message is queued (beat).
+    pub async fn push_claimed(
+        &self,
+        message: &Message,
+        claim: &str,
+        keep: Duration,
+    ) -> Result<(), QueueError> {
+        let _: i64 = self
+            .scripts
+            .push_claimed
+            .evalsha_with_reload(
+                &self.client,
+                vec![self.keys.ready(), claim.to_owned()],
+                vec![message.encode(), keep.as_millis().to_string()],
+            )
+            .await?;
         Ok(())
     }
 
@@ -366,18 +399,31 @@ impl Queue {
         worker: &str,
         raw: &str,
         next: Option<&Message>,
-    ) -> Result<bool, QueueError> {
+    ) -> Result<(), QueueError> {
         let next = next.map(Message::encode).unwrap_or_default();
-        let removed: i64 = self
+        self.ack_many(worker, vec![(raw.to_owned(), next)]).await
+    }
+
+    /// Acknowledges messages, each with its chain's next task encoded (or '').
+    pub async fn ack_many(
+        &self,
+        worker: &str,
+        acks: Vec<(String, String)>,
+    ) -> Result<(), QueueError> {
+        let args: Vec<String> = acks
+            .into_iter()
+            .flat_map(|(raw, next)| [raw, next])
+            .collect();
+        let _: i64 = self
             .scripts
             .ack
             .evalsha_with_reload(
                 &self.client,
                 vec![self.keys.processing(worker), self.keys.ready()],
-                vec![raw.to_owned(), next],
+                args,
             )
             .await?;
-        Ok(removed > 0)
+        Ok(())
     }
 
     /// Replaces a held message by `message`, due after `delay`.

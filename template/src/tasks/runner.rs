@@ -21,7 +21,7 @@ pub enum Outcome {
 }
 
 /// Runs a task once and writes its new state. `start` says whether the task was marked
-/// started (see [`mark_started`]). An `Err` means a state could not be written (the
+/// started (see [`Recorder::start`]). An `Err` means a state could not be written (the
 /// database is away): the message should be handled again later.
 pub async fn process(
     tasks: &Tasks,
@@ -39,28 +39,6 @@ pub async fn process(
     process_in_span(tasks, recorder, message, start)
         .instrument(span)
         .await
-}
-
-/// Marks the messages' tasks started in one statement; says for each whether to run it.
-pub async fn mark_started(tasks: &Tasks, messages: &[Message]) -> Result<Vec<Start>, DbErr> {
-    let ids: Vec<uuid::Uuid> = messages.iter().map(|m| m.id).collect();
-    let started: std::collections::HashSet<uuid::Uuid> = controller::mark_started(&tasks.db, &ids)
-        .await?
-        .into_iter()
-        .collect();
-    let mut starts = Vec::with_capacity(ids.len());
-    for id in ids {
-        starts.push(if started.contains(&id) {
-            Start::Run
-        } else {
-            match controller::why_not_started(&tasks.db, id).await? {
-                // Not finished, yet not startable: only a race with another start.
-                Start::Run => Start::Finished(crate::models::task::State::Started),
-                other => other,
-            }
-        });
-    }
-    Ok(starts)
 }
 
 async fn process_in_span(
@@ -176,11 +154,8 @@ pub async fn run_eagerly(tasks: &Tasks, message: Message) {
     let recorder = Recorder::direct(tasks.db.clone());
     let mut current = Some(message);
     while let Some(message) = current.take() {
-        let outcome = match mark_started(tasks, std::slice::from_ref(&message)).await {
-            Ok(starts) => {
-                let start = starts.first().copied().unwrap_or(Start::Missing);
-                process(tasks, &recorder, &message, start).await
-            }
+        let outcome = match recorder.start(message.id).await {
+            Ok(start) => process(tasks, &recorder, &message, start).await,
             Err(error) => Err(error),
         };
         match outcome {

@@ -8,10 +8,10 @@ use fred::prelude::ClientLike;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::batch::Batcher;
 use super::recorder::Recorder;
 use super::runner::{self, Outcome};
 use super::{Message, Queue, QueueError, Tasks};
-use crate::controllers::tasks::Start;
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
@@ -41,7 +41,12 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
     let recorder = Recorder::batched(tasks.db.clone());
-    let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let acker = acker(queue.clone(), id.clone());
+    // Up to twice `concurrency` messages are held (taken from the queue), so that the
+    // next tasks are at hand when a running one ends; `concurrency` of them run.
+    let held = Arc::new(Semaphore::new(settings.concurrency * 2));
+    let runners = Arc::new(Semaphore::new(settings.concurrency));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut running = JoinSet::new();
     let mut pause = Backoff::default();
     let mut stopping = false;
@@ -50,12 +55,12 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         if stopping {
             break;
         }
-        let slot = tokio::select! {
+        let hold = tokio::select! {
             () = &mut shutdown => break,
-            slot = slots.clone().acquire_owned() => slot,
+            hold = held.clone().acquire_owned() => hold,
         };
-        let Ok(slot) = slot else { break };
-        let free = 1 + slots.available_permits();
+        let Ok(hold) = hold else { break };
+        let free = 1 + held.available_permits();
         // Never cancelled half-way: a wait cut short could still move a message to this
         // worker after it stopped. It lasts at most WAIT.
         let reserved = queue.reserve(&blocking, &id, free, WAIT).await;
@@ -65,39 +70,38 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
                 pause.reset();
                 in_flight.add(&raws);
                 let batch = read_batch(&queue, &id, raws, &in_flight).await;
-                let messages: Vec<Message> = batch.iter().map(|(_, m)| m.clone()).collect();
-                let starts = match runner::mark_started(&tasks, &messages).await {
-                    Ok(starts) => starts,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot mark tasks started; they will be delivered again");
-                        for (raw, _) in &batch {
-                            settle(|| queue.release_later(&id, raw, Duration::from_secs(5))).await;
-                            in_flight.remove(raw);
-                        }
-                        continue;
-                    }
-                };
-                let mut slot = Some(slot);
-                for ((raw, message), start) in batch.into_iter().zip(starts) {
-                    let permit = slot
+                let mut hold = Some(hold);
+                for (raw, message) in batch {
+                    let hold = hold
                         .take()
-                        .or_else(|| slots.clone().try_acquire_owned().ok());
-                    let (tasks, queue, id, recorder, in_flight) = (
-                        tasks.clone(),
-                        queue.clone(),
-                        id.clone(),
-                        recorder.clone(),
-                        in_flight.clone(),
-                    );
+                        .or_else(|| held.clone().try_acquire_owned().ok());
+                    let job = Job {
+                        tasks: tasks.clone(),
+                        recorder: recorder.clone(),
+                        acker: acker.clone(),
+                        queue: queue.clone(),
+                        worker: id.clone(),
+                    };
+                    let (runners, mut stopped, in_flight) =
+                        (runners.clone(), stopped.clone(), in_flight.clone());
                     running.spawn(async move {
-                        if permit.is_some() {
-                            handle(&tasks, &recorder, &queue, &id, &raw, message, start).await;
-                        } else {
-                            // More taken than slots free: cannot happen, but never strand one.
-                            settle(|| queue.give_back(&id, &raw)).await;
+                        let Some(hold) = hold else {
+                            // More taken than could be held: cannot happen, but never strand one.
+                            settle(|| job.queue.give_back(&job.worker, &raw)).await;
+                            in_flight.remove(&raw);
+                            return;
+                        };
+                        let run = tokio::select! {
+                            run = runners.acquire_owned() => run.ok(),
+                            // Stopping: not started, so left for `release` to give back.
+                            _ = stopped.wait_for(|stop| *stop) => None,
+                        };
+                        if let Some(run) = run {
+                            job.handle(&raw, message).await;
+                            in_flight.remove(&raw);
+                            drop(run);
                         }
-                        in_flight.remove(&raw);
-                        drop(permit);
+                        drop(hold);
                     });
                 }
             }
@@ -111,6 +115,7 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
             }
         }
     }
+    let _ = stop.send(true);
 
     tracing::info!(
         running = running.len(),
@@ -233,26 +238,57 @@ async fn read_batch(
     batch
 }
 
-/// Runs one message and tells the queue what became of it.
-async fn handle(
-    tasks: &Tasks,
-    recorder: &Recorder,
-    queue: &Queue,
-    worker: &str,
-    raw: &str,
-    message: Message,
-    start: Start,
-) {
-    match runner::process(tasks, recorder, &message, start).await {
-        Ok(Outcome::Done { next }) => {
-            settle(|| queue.ack(worker, raw, next.as_ref())).await;
+/// Acknowledges messages in batches (one Redis script for those that end together).
+fn acker(queue: Queue, worker: String) -> Batcher<(String, String), Result<(), String>> {
+    Batcher::start(move |acks: Vec<(String, String)>| {
+        let (queue, worker) = (queue.clone(), worker.clone());
+        async move {
+            let count = acks.len();
+            let acked = queue
+                .ack_many(&worker, acks)
+                .await
+                .map_err(|e| e.to_string());
+            vec![acked; count]
         }
-        Ok(Outcome::Retry { message, delay }) => {
-            settle(|| queue.retry_later(worker, raw, &message, delay)).await;
-        }
-        Err(error) => {
-            tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
-            settle(|| queue.release_later(worker, raw, Duration::from_secs(5))).await;
+    })
+}
+
+/// What handling one message needs.
+struct Job {
+    tasks: Tasks,
+    recorder: Recorder,
+    acker: Batcher<(String, String), Result<(), String>>,
+    queue: Queue,
+    worker: String,
+}
+
+impl Job {
+    /// Runs one message and tells the queue what became of it.
+    async fn handle(&self, raw: &str, message: Message) {
+        let (queue, worker) = (&self.queue, self.worker.as_str());
+        let outcome = match self.recorder.start(message.id).await {
+            Ok(start) => runner::process(&self.tasks, &self.recorder, &message, start).await,
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(Outcome::Done { next }) => {
+                let next = next.as_ref().map(Message::encode).unwrap_or_default();
+                settle(|| async {
+                    match self.acker.write((raw.to_owned(), next.clone())).await {
+                        Some(Ok(())) => Ok(()),
+                        Some(Err(error)) => Err(QueueError::new(error)),
+                        None => Err(QueueError::new("the acknowledger stopped")),
+                    }
+                })
+                .await;
+            }
+            Ok(Outcome::Retry { message, delay }) => {
+                settle(|| queue.retry_later(worker, raw, &message, delay)).await;
+            }
+            Err(error) => {
+                tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
+                settle(|| queue.release_later(worker, raw, Duration::from_secs(5))).await;
+            }
         }
     }
 }
