@@ -158,3 +158,16 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
     });
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn worker_and_beat_without_redis_say_what_is_missing() {
+    let database = TestDatabase::create().await;
+    for command in ["worker", "beat"] {
+        // APP_ENV=test runs tasks in-process: there is no queue to work on.
+        let output = run(&[command], &[("APP__DATABASE__URL", database.url.as_str())]);
+
+        assert!(!output.status.success(), "{command} must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("redis.url"), "{command}: {stderr}");
+    }
+}
