@@ -2,8 +2,8 @@
 //!
 //! For each of two tasks, `tasks.ping` (the queue alone) and `persons.add_one_year` (plus
 //! a transaction of its own), schedules `BENCH_TASKS` (default 20000) tasks through the
-//! controllers (rows written, messages pushed), then lets `BENCH_WORKERS` (default 1)
-//! in-process workers of `tasks.concurrency` each drain them, until every row says
+//! controllers (rows written, messages pushed) while `BENCH_WORKERS` (default 1)
+//! in-process workers of `tasks.concurrency` each run them, until every row says
 //! succeeded. Uses the settings of `APP_ENV` (dev by default) with the usual overrides;
 //! PostgreSQL and Redis must be given:
 //!
@@ -78,7 +78,8 @@ async fn main() -> Result<(), BoxError> {
     measure(&tasks, &db, workers, "persons.add_one_year", birthdays).await
 }
 
-/// Schedules `calls`, then drains them with `workers` workers; prints both rates.
+/// Schedules `calls` while `workers` workers run them; prints the enqueue rate and the
+/// end-to-end rate (from the first enqueue to the last success).
 async fn measure(
     tasks: &Tasks,
     db: &sea_orm::DatabaseConnection,
@@ -87,15 +88,8 @@ async fn measure(
     calls: Vec<TaskCall>,
 ) -> Result<(), BoxError> {
     let total = calls.len();
+    // Workers first: enqueueing and running overlap, as they do in production.
     let started = Instant::now();
-    let mut ids = Vec::with_capacity(total);
-    for batch in calls.chunks(500) {
-        let rows = controller::schedule_many(tasks, batch.to_vec(), None).await?;
-        ids.extend(rows.into_iter().map(|row| row.id));
-    }
-    let enqueue = started.elapsed();
-
-    let drain_started = Instant::now();
     let mut stops = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..workers {
@@ -109,6 +103,12 @@ async fn measure(
         }));
         stops.push(stop);
     }
+    let mut ids = Vec::with_capacity(total);
+    for batch in calls.chunks(500) {
+        let rows = controller::schedule_many(tasks, batch.to_vec(), None).await?;
+        ids.extend(rows.into_iter().map(|row| row.id));
+    }
+    let enqueue = started.elapsed();
     loop {
         let done = task::Entity::find()
             .filter(task::Column::State.eq(State::Succeeded))
@@ -123,7 +123,7 @@ async fn measure(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let drain = drain_started.elapsed();
+    let end_to_end = started.elapsed();
     for stop in stops {
         let _ = stop.send(());
     }
@@ -133,10 +133,9 @@ async fn measure(
 
     let rate = |seconds: f64| total as f64 / seconds;
     println!(
-        "{name:<21} {total} tasks: enqueue {:>6.0}/s, run {:>6.0}/s, end to end {:>6.0}/s",
+        "{name:<21} {total} tasks: enqueued at {:>6.0}/s, all succeeded at {:>6.0}/s end to end",
         rate(enqueue.as_secs_f64()),
-        rate(drain.as_secs_f64()),
-        rate((enqueue + drain).as_secs_f64())
+        rate(end_to_end.as_secs_f64()),
     );
     Ok(())
 }

@@ -231,7 +231,7 @@ impl Default for Settings {
             tasks: TaskSettings {
                 eager: false,
                 namespace: "tasks".into(),
-                concurrency: 16,
+                concurrency: 32,
                 retry_base_ms: 1000,
                 retry_max_ms: 600_000,
                 worker_lease_secs: 30,

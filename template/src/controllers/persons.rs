@@ -179,7 +179,7 @@ pub async fn add_years(
     id: i64,
     years: i32,
 ) -> Result<person::Model, Error> {
-    let updated = Person::update_many()
+    let mut updated = Person::update_many()
         .col_expr(
             person::Column::Age,
             Expr::col(person::Column::Age).add(years),
@@ -187,16 +187,19 @@ pub async fn add_years(
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(person::Column::Id.eq(id))
         .filter(person::Column::Age.lte(AGE_MAX - years))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    let person = get(db, id).await?;
-    if updated.rows_affected == 0 {
-        return Err(Error::Invalid(vec![FieldError::new(
-            "age",
-            format!("must stay at most {AGE_MAX}"),
-        )]));
+    match updated.pop() {
+        Some(person) => Ok(person),
+        None => {
+            // Not updated: missing (404), or too old to add to.
+            get(db, id).await?;
+            Err(Error::Invalid(vec![FieldError::new(
+                "age",
+                format!("must stay at most {AGE_MAX}"),
+            )]))
+        }
     }
-    Ok(person)
 }
 
 /// Schedules the person's birthday: a task that adds one year to their age.
