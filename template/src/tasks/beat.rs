@@ -112,9 +112,12 @@ pub async fn run(
                     .map_or(now - catch_up, |last| last.max(now - catch_up));
                 for tick in entry.cron.iter_after(from).take_while(|tick| *tick <= now) {
                     match fire(&tasks, &queue, entry, tick, settings).await {
-                        Ok(()) => {
+                        Ok(Fired::Done) => {
                             fired.insert(entry.name.clone(), tick);
                         }
+                        // Another beat's claim, not yet fired: look again next round (it
+                        // fires, or its claim lapses and this beat fires it).
+                        Ok(Fired::ClaimedElsewhere) => break,
                         Err(error) => {
                             tracing::error!(schedule = %entry.name, %tick, %error, "cannot fire; will try again");
                             break;
@@ -186,6 +189,14 @@ fn beat_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
+/// What became of a tick.
+enum Fired {
+    /// Queued, by this beat or another.
+    Done,
+    /// Claimed by a beat that has not queued it (yet, or ever).
+    ClaimedElsewhere,
+}
+
 /// Claims `tick` of `entry` and, if no beat claimed it before, schedules its task.
 ///
 /// The claim first lasts one lease. The task's message is queued in the same Redis step
@@ -199,7 +210,7 @@ async fn fire(
     entry: &Entry,
     tick: DateTime<Utc>,
     settings: &BeatSettings,
-) -> Result<(), BeatError> {
+) -> Result<Fired, BeatError> {
     let key = queue
         .keys()
         .beat_fired(&entry.name, tick.timestamp_millis());
@@ -217,7 +228,13 @@ async fn fire(
         .await
         .map_err(QueueError::from)?;
     if claimed.is_none() {
-        return Ok(());
+        let state: Option<String> = queue.client().get(&key).await.map_err(QueueError::from)?;
+        return Ok(match state.as_deref() {
+            Some("claimed") => Fired::ClaimedElsewhere,
+            // Fired, or the claim lapsed a moment ago: the next round tells.
+            Some(_) => Fired::Done,
+            None => Fired::ClaimedElsewhere,
+        });
     }
     let request_id = format!("beat:{}:{}", entry.name, tick.to_rfc3339());
     let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes());
@@ -227,7 +244,7 @@ async fn fire(
     match scheduled {
         Ok(task) => {
             tracing::info!(schedule = %entry.name, %tick, task_id = %task.id, "fired");
-            Ok(())
+            Ok(Fired::Done)
         }
         // The claim is left to lapse rather than deleted: the step may have run with
         // only its reply lost, and then the claim says "fired".

@@ -31,6 +31,9 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
 
     let blocking = queue.blocking_client().await?;
     let in_flight = InFlight::default();
+    // Listed before it takes anything, so that its tasks are never unowned.
+    queue.heartbeat(&id, lease).await?;
+    let lease_keeper = tokio::spawn(keep_lease(queue.clone(), id.clone(), lease));
     let upkeep = tokio::spawn(upkeep(
         queue.clone(),
         id.clone(),
@@ -134,6 +137,7 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         running.abort_all();
     }
     upkeep.abort();
+    lease_keeper.abort();
     let _ = blocking.quit().await;
     let released = queue.release(&id, lease).await?;
     tracing::info!(released, "worker stopped");
@@ -147,21 +151,23 @@ fn worker_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
-/// Keeps the lease alive, moves due retries to the queue, recovers dead workers' tasks,
-/// and gives back what this worker holds but no longer handles (a reply lost to a
-/// timeout, say), once it has seen it unhandled twice in a row.
+/// Keeps the worker's lease alive, on a loop of its own so that nothing delays it.
+async fn keep_lease(queue: Queue, id: String, lease: Duration) {
+    loop {
+        if let Err(error) = queue.heartbeat(&id, lease).await {
+            tracing::warn!(%error, "cannot renew the worker's lease");
+        }
+        tokio::time::sleep(lease / 4).await;
+    }
+}
+
+/// Moves due retries to the queue, recovers dead workers' tasks, and gives back what
+/// this worker holds but no longer handles (a reply lost to a timeout, say), once it has
+/// seen it unhandled twice in a row.
 async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration, in_flight: InFlight) {
-    let beat_every = lease / 3;
-    let mut last_beat: Option<tokio::time::Instant> = None;
     let mut last_scan = tokio::time::Instant::now();
     let mut suspects: HashSet<String> = HashSet::new();
     loop {
-        if last_beat.is_none_or(|at| at.elapsed() >= beat_every) {
-            match queue.heartbeat(&id, lease).await {
-                Ok(()) => last_beat = Some(tokio::time::Instant::now()),
-                Err(error) => tracing::warn!(%error, "cannot renew the worker's lease"),
-            }
-        }
         match queue.recover().await {
             Ok(0) => {}
             Ok(moved) => tracing::warn!(moved, "tasks of a dead worker went back to the queue"),
@@ -185,7 +191,7 @@ async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration, in_fl
                 suspects = unhandled;
             }
         }
-        tokio::time::sleep(poll.min(beat_every)).await;
+        tokio::time::sleep(poll).await;
     }
 }
 
