@@ -548,6 +548,12 @@ impl Queue {
         Ok(removed > 0)
     }
 
+    /// Whether Redis answers (within the command timeout).
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let _: String = self.client.ping(None).await?;
+        Ok(())
+    }
+
     /// Messages waiting in the ready list and in the delayed set.
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         let ready: u64 = self.client.llen(self.keys.ready()).await?;
