@@ -63,37 +63,12 @@ pub async fn schedule_claimed(
     let row = match TaskRow::find_by_id(id).one(&tasks.db).await? {
         Some(row) => row,
         None => {
-            let now = Utc::now();
-            let row = task::Model {
-                id,
-                name: call.name.to_owned(),
-                arguments: call.args.clone(),
-                state: State::Pending,
-                attempts: 0,
-                max_retries: call.max_retries as i32,
-                last_error: None,
-                result: None,
-                chain_id: None,
-                chain_position: None,
-                request_id: Some(request_id.clone()),
-                created_at: now,
-                updated_at: now,
-                started_at: None,
-                finished_at: None,
-            };
+            let row = pending_row(&call, id, Some(request_id.clone()), None, Utc::now());
             insert_rows(&tasks.db, std::slice::from_ref(&row)).await?;
             row
         }
     };
-    let message = Message {
-        id,
-        name: call.name.to_owned(),
-        args: call.args,
-        attempt: 1,
-        max_retries: call.max_retries,
-        request_id: Some(request_id),
-        chain: Vec::new(),
-    };
+    let message = first_message(call, id, Some(request_id));
     queue
         .push_claimed(&message, claim, keep)
         .await
@@ -114,32 +89,9 @@ async fn schedule(
         let ids: Vec<Uuid> = calls.iter().map(|_| Uuid::new_v4()).collect();
         let mut chain_messages: Vec<Message> = Vec::new();
         for (position, (call, id)) in calls.into_iter().zip(&ids).enumerate() {
-            rows.push(task::Model {
-                id: *id,
-                name: call.name.to_owned(),
-                arguments: call.args.clone(),
-                state: State::Pending,
-                attempts: 0,
-                max_retries: call.max_retries as i32,
-                last_error: None,
-                result: None,
-                chain_id: chained.then_some(ids[0]),
-                chain_position: chained.then_some(position as i32),
-                request_id: request_id.clone(),
-                created_at: now,
-                updated_at: now,
-                started_at: None,
-                finished_at: None,
-            });
-            chain_messages.push(Message {
-                id: *id,
-                name: call.name.to_owned(),
-                args: call.args,
-                attempt: 1,
-                max_retries: call.max_retries,
-                request_id: request_id.clone(),
-                chain: Vec::new(),
-            });
+            let chain = chained.then_some((ids[0], position as i32));
+            rows.push(pending_row(&call, *id, request_id.clone(), chain, now));
+            chain_messages.push(first_message(call, *id, request_id.clone()));
         }
         let mut chain_messages = chain_messages.into_iter();
         if let Some(mut first) = chain_messages.next() {
@@ -163,6 +115,56 @@ async fn schedule(
     Ok(rows)
 }
 
+/// The row of a task just scheduled; `chain` is the chain's id and the task's position.
+fn pending_row(
+    call: &TaskCall,
+    id: Uuid,
+    request_id: Option<String>,
+    chain: Option<(Uuid, i32)>,
+    now: chrono::DateTime<Utc>,
+) -> task::Model {
+    task::Model {
+        id,
+        name: call.name.to_owned(),
+        arguments: call.args.clone(),
+        state: State::Pending,
+        attempts: 0,
+        max_retries: call.max_retries as i32,
+        last_error: None,
+        result: None,
+        chain_id: chain.map(|(chain_id, _)| chain_id),
+        chain_position: chain.map(|(_, position)| position),
+        request_id,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+/// The message of a task's first attempt (a chain's rest is added by the caller).
+fn first_message(call: TaskCall, id: Uuid, request_id: Option<String>) -> Message {
+    Message {
+        id,
+        name: call.name.to_owned(),
+        args: call.args,
+        attempt: 1,
+        max_retries: call.max_retries,
+        request_id,
+        chain: Vec::new(),
+    }
+}
+
+/// An update that ends tasks in `state` (failed, cancelled) with `error`; add the filters.
+fn ending(state: State, error: impl Into<String>) -> sea_orm::UpdateMany<TaskRow> {
+    let now = Utc::now();
+    TaskRow::update_many()
+        .col_expr(task::Column::State, Expr::value(state))
+        .col_expr(task::Column::LastError, Expr::value(error.into()))
+        .col_expr(task::Column::UpdatedAt, Expr::value(now))
+        .col_expr(task::Column::FinishedAt, Expr::value(now))
+}
+
 async fn insert_rows(db: &DatabaseConnection, rows: &[task::Model]) -> Result<(), DbErr> {
     // Stay well under the bind-parameter limits (SQLite: 32766, PostgreSQL: 65535).
     for batch in rows.chunks(1000) {
@@ -178,12 +180,7 @@ async fn insert_rows(db: &DatabaseConnection, rows: &[task::Model]) -> Result<()
 }
 
 async fn fail_unqueued(db: &DatabaseConnection, ids: &[Uuid], error: &str) -> Result<(), DbErr> {
-    let now = Utc::now();
-    TaskRow::update_many()
-        .col_expr(task::Column::State, Expr::value(State::Failed))
-        .col_expr(task::Column::LastError, Expr::value(error))
-        .col_expr(task::Column::UpdatedAt, Expr::value(now))
-        .col_expr(task::Column::FinishedAt, Expr::value(now))
+    ending(State::Failed, error)
         .filter(task::Column::Id.is_in(ids.to_vec()))
         .exec(db)
         .await?;
@@ -304,28 +301,19 @@ pub async fn mark_failed(
     error: &str,
     chain_rest: &[Uuid],
 ) -> Result<(), DbErr> {
-    let now = Utc::now();
-    TaskRow::update_many()
-        .col_expr(task::Column::State, Expr::value(State::Failed))
-        .col_expr(task::Column::LastError, Expr::value(error))
-        .col_expr(task::Column::UpdatedAt, Expr::value(now))
-        .col_expr(task::Column::FinishedAt, Expr::value(now))
+    ending(State::Failed, error)
         .filter(task::Column::Id.eq(id))
         .exec(db)
         .await?;
     if !chain_rest.is_empty() {
-        TaskRow::update_many()
-            .col_expr(task::Column::State, Expr::value(State::Cancelled))
-            .col_expr(
-                task::Column::LastError,
-                Expr::value(format!("not run: task {id} of its chain failed")),
-            )
-            .col_expr(task::Column::UpdatedAt, Expr::value(now))
-            .col_expr(task::Column::FinishedAt, Expr::value(now))
-            .filter(task::Column::Id.is_in(chain_rest.to_vec()))
-            .filter(task::Column::State.eq(State::Pending))
-            .exec(db)
-            .await?;
+        ending(
+            State::Cancelled,
+            format!("not run: task {id} of its chain failed"),
+        )
+        .filter(task::Column::Id.is_in(chain_rest.to_vec()))
+        .filter(task::Column::State.eq(State::Pending))
+        .exec(db)
+        .await?;
     }
     Ok(())
 }

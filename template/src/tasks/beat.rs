@@ -68,7 +68,7 @@ pub async fn run(
         .into());
     };
     let entries = entries(&tasks, settings)?;
-    let id = beat_id();
+    let id = super::instance_id("beat");
     let lease = Duration::from_secs(settings.lease_secs);
     let catch_up = chrono::Duration::seconds(settings.catch_up_secs as i64);
     let lease_script = Script::from_lua(LEASE);
@@ -181,12 +181,6 @@ fn entries(tasks: &Tasks, settings: &BeatSettings) -> Result<Vec<Entry>, BeatErr
             })
         })
         .collect()
-}
-
-fn beat_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "beat".into());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
 /// What became of a tick.

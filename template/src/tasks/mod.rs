@@ -211,6 +211,14 @@ impl Registry {
     }
 }
 
+/// A name that tells `worker` and `beat` processes apart in Redis and in logs:
+/// `host-pid-random` (the host falls back to `role`). Beat's tests read the pid from it.
+pub(crate) fn instance_id(role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| role.into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
 /// Every task of the service: add yours here, one line each.
 pub fn registry() -> &'static Registry {
     static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {

@@ -25,7 +25,7 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         ));
     };
     let settings = tasks.settings().clone();
-    let id = worker_id();
+    let id = super::instance_id("worker");
     let lease = Duration::from_secs(settings.worker_lease_secs);
     tokio::pin!(shutdown);
 
@@ -142,13 +142,6 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     let released = queue.release(&id, lease).await?;
     tracing::info!(released, "worker stopped");
     Ok(())
-}
-
-/// A name that tells workers apart in Redis and in logs.
-fn worker_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
 /// Keeps the worker's lease alive, on a loop of its own so that nothing delays it.

@@ -162,10 +162,15 @@ pub struct TaskWorld {
 
 impl TaskWorld {
     pub async fn new(redis: &TestRedis) -> Self {
+        Self::with(|settings| redis.configure(settings)).await
+    }
+
+    /// The same, with the test settings changed by `configure` (no Redis: eager mode).
+    pub async fn with(configure: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create().await;
         let mut settings = test_settings();
         settings.database.url = Some(database.url.clone());
-        redis.configure(&mut settings);
+        configure(&mut settings);
         let db = crate::service::db::connect(&settings.database)
             .await
             .expect("connect");
@@ -205,36 +210,36 @@ impl TaskWorld {
         id: Uuid,
         patience: Duration,
     ) -> crate::service::models::task::Model {
-        let deadline = Instant::now() + patience;
-        loop {
-            let task = crate::service::controllers::tasks::get(&self.db, id)
-                .await
-                .expect("task row");
-            if task.state.is_finished() {
-                return task;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "task {id} still {:?} after {patience:?}",
-                task.state
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        self.wait_for(id, patience, "a finished state", |state| {
+            state.is_finished()
+        })
+        .await
     }
 
     /// Waits until the task is in `state`.
     pub async fn reaches(&self, id: Uuid, state: State, patience: Duration) {
+        self.wait_for(id, patience, &format!("{state:?}"), |now| now == state)
+            .await;
+    }
+
+    async fn wait_for(
+        &self,
+        id: Uuid,
+        patience: Duration,
+        wanted: &str,
+        reached: impl Fn(State) -> bool,
+    ) -> crate::service::models::task::Model {
         let deadline = Instant::now() + patience;
         loop {
             let task = crate::service::controllers::tasks::get(&self.db, id)
                 .await
                 .expect("task row");
-            if task.state == state {
-                return;
+            if reached(task.state) {
+                return task;
             }
             assert!(
                 Instant::now() < deadline,
-                "task {id} is {:?}, not {state:?}, after {patience:?}",
+                "task {id} is {:?}, not {wanted}, after {patience:?}",
                 task.state
             );
             tokio::time::sleep(Duration::from_millis(25)).await;

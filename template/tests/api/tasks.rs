@@ -2,6 +2,7 @@
 use sea_orm::EntityTrait;
 use serde_json::Value;
 
+use crate::background::TaskWorld;
 use crate::helpers::{error_of, spawn_app, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_chain, schedule_task};
 use crate::service::models::task::State;
@@ -121,26 +122,16 @@ async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
 }
 
 /// A task handle in eager mode with the test tasks registered, on a fresh database.
-async fn eager() -> (crate::helpers::TestDatabase, Tasks) {
-    let database = crate::helpers::TestDatabase::create().await;
-    let mut settings = crate::helpers::test_settings();
-    settings.database.url = Some(database.url.clone());
-    let db = crate::service::db::connect(&settings.database)
-        .await
-        .expect("connect");
-    crate::service::db::upgrade(&db, None)
-        .await
-        .expect("migrate");
-    let tasks = Tasks::new(db, &settings.redis, &settings.tasks)
-        .expect("tasks")
-        .with_registry(test_tasks::registry());
+async fn eager() -> (TaskWorld, Tasks) {
+    let world = TaskWorld::with(|_| {}).await;
+    let tasks = world.tasks.clone().with_registry(test_tasks::registry());
     assert!(tasks.is_eager());
-    (database, tasks)
+    (world, tasks)
 }
 
 #[tokio::test]
 async fn eager_mode_retries_at_once_and_records_every_attempt() {
-    let (_database, tasks) = eager().await;
+    let (_world, tasks) = eager().await;
 
     let recovered = schedule_task(&tasks, flaky(2), None)
         .await
@@ -176,7 +167,7 @@ async fn eager_mode_retries_at_once_and_records_every_attempt() {
 
 #[tokio::test]
 async fn eager_chains_run_in_order_and_stop_at_a_failure() {
-    let (_database, tasks) = eager().await;
+    let (_world, tasks) = eager().await;
 
     let done = schedule_chain(&tasks, vec![flaky(0), flaky(1), flaky(0)], None)
         .await
