@@ -2,11 +2,13 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -19,7 +21,7 @@ use tracing::Level;
 
 use crate::api;
 use crate::config::Settings;
-use crate::db;
+use crate::{db, metrics};
 use crate::tasks::{QueueError, Tasks};
 
 /// What every handler can reach.
@@ -125,6 +127,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(server.request_timeout_secs);
     let body_limit = server.body_limit_bytes;
     let middleware = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(count_request))
         .set_x_request_id(MakeRequestUuid)
         .propagate_x_request_id()
         .layer(
@@ -151,10 +154,30 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(metrics::UNMATCHED, MatchedPath::as_str);
     tracing::info_span!(
         "request",
         request_id,
         method = %request.method(),
         uri = %request.uri(),
+        route,
     )
+}
+
+/// Counts each request in the metrics by its route template and final status.
+async fn count_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(request).await;
+    metrics::global().http(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }

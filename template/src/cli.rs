@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::app::App;
 use crate::config::Settings;
 use crate::tasks::{self, Tasks};
-use crate::{db, telemetry};
+use crate::{api, db, telemetry};
 
 /// The service and its maintenance commands.
 #[derive(Debug, Parser)]
@@ -77,7 +77,11 @@ pub fn run() -> ExitCode {
         print!("{}", settings.redacted_yaml());
         return ExitCode::SUCCESS;
     }
-    telemetry::init(&settings.log);
+    // Kept to the end: dropping it flushes the log queues and Sentry.
+    let _telemetry = match telemetry::init(&settings) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(error),
+    };
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -113,13 +117,33 @@ async fn task_handle(settings: &Settings) -> Result<Tasks, BoxError> {
 
 async fn worker(settings: Settings) -> Result<(), BoxError> {
     let tasks = task_handle(&settings).await?;
+    serve_metrics(&settings, &tasks).await?;
     tasks::worker::run(tasks, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn beat(settings: Settings) -> Result<(), BoxError> {
     let tasks = task_handle(&settings).await?;
+    serve_metrics(&settings, &tasks).await?;
     tasks::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// For processes without an API port: `/metrics` and `/mon/ping` on `metrics.listen`.
+async fn serve_metrics(settings: &Settings, tasks: &Tasks) -> Result<(), BoxError> {
+    let Some(address) = settings.metrics.listen.as_deref() else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address} (metrics.listen): {e}"))?;
+    tracing::info!(address, "serving /metrics");
+    let router = api::mon::process_router(tasks.queue().cloned());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
     Ok(())
 }
 

@@ -22,6 +22,8 @@ pub const YAML_VAR: &str = "APP_CONFIG_YAML";
 pub const DIR_VAR: &str = "APP_CONFIG_DIR";
 /// Prefix of the variables that override single keys: `APP__DATABASE__URL`.
 pub const OVERRIDE_PREFIX: &str = "APP__";
+/// Lines a log sink's queue holds by default (about 2 MB of typical lines).
+const DEFAULT_LOG_QUEUE: usize = 8192;
 /// The largest page a list may be configured to return.
 const MAX_PER_PAGE_LIMIT: u64 = 10_000;
 
@@ -76,6 +78,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub api: ApiSettings,
     pub log: LogSettings,
+    pub sentry: SentrySettings,
+    pub metrics: MetricsSettings,
     pub redis: RedisSettings,
     pub tasks: TaskSettings,
     pub beat: BeatSettings,
@@ -177,16 +181,115 @@ pub struct ApiSettings {
     pub max_per_page: u64,
 }
 
-/// Log output.
+/// Log output: a filter, then each sink on or off with its own format and queue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// A `tracing` filter such as `info,sqlx=warn`; `RUST_LOG` wins when set.
     pub level: String,
-    pub format: LogFormat,
+    pub stdout: StdoutSink,
+    pub file: FileSink,
+    pub syslog: SyslogSink,
+    pub gelf: GelfSink,
 }
 
-/// How log lines look on stdout.
+/// Lines on standard output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSink {
+    pub enabled: bool,
+    pub format: LogFormat,
+    /// Write from a background thread through a bounded queue: a slow or absent backend
+    /// never holds up the code that logs; lines that do not fit are dropped and counted.
+    /// `false` writes in the logging thread and loses nothing while the backend keeps up.
+    #[serde(rename = "async")]
+    pub nonblocking: bool,
+    /// Lines the queue holds before it drops.
+    pub queue_capacity: usize,
+}
+
+/// Lines in files rotated by time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSink {
+    pub enabled: bool,
+    /// Folder of the files, created when missing.
+    pub directory: PathBuf,
+    /// File names are `{prefix}.{date}.{suffix}`; the prefix defaults to the service's name.
+    pub prefix: Option<String>,
+    pub suffix: String,
+    pub rotation: Rotation,
+    /// Older files beyond this many are deleted; 0 keeps them all.
+    pub max_files: usize,
+    pub format: LogFormat,
+    /// A filter for this sink alone, instead of `log.level`.
+    pub level: Option<String>,
+    /// Write from a background thread through a bounded queue: a slow or absent backend
+    /// never holds up the code that logs; lines that do not fit are dropped and counted.
+    /// `false` writes in the logging thread and loses nothing while the backend keeps up.
+    #[serde(rename = "async")]
+    pub nonblocking: bool,
+    /// Lines the queue holds before it drops.
+    pub queue_capacity: usize,
+}
+
+/// When a log file is closed and the next one started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    Minutely,
+    Hourly,
+    Daily,
+    Weekly,
+    Never,
+}
+
+/// RFC 5424 messages to a syslog server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSink {
+    pub enabled: bool,
+    /// `udp://host:514`, `tcp://host:601` (octet-counted frames) or `unix:///dev/log`.
+    pub address: String,
+    /// `user`, `daemon`, `local0` ... `local7`.
+    pub facility: String,
+    /// APP-NAME of each message; defaults to the service's name.
+    pub app_name: Option<String>,
+    /// A filter for this sink alone, instead of `log.level`.
+    pub level: Option<String>,
+    /// Write from a background thread through a bounded queue: a slow or absent backend
+    /// never holds up the code that logs; lines that do not fit are dropped and counted.
+    /// `false` writes in the logging thread and loses nothing while the backend keeps up.
+    #[serde(rename = "async")]
+    pub nonblocking: bool,
+    /// Lines the queue holds before it drops.
+    pub queue_capacity: usize,
+}
+
+/// GELF 1.1 messages to Graylog (or any GELF input) over TCP, optionally TLS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GelfSink {
+    pub enabled: bool,
+    /// `host:port` of a GELF TCP input.
+    pub address: String,
+    pub tls: bool,
+    /// A PEM file of extra CA certificates trusted for TLS (besides the system's).
+    pub ca_file: Option<PathBuf>,
+    /// Fields added to every message, e.g. a log platform's token; names without the `_`.
+    pub extra_fields: BTreeMap<String, String>,
+    /// A filter for this sink alone, instead of `log.level`.
+    pub level: Option<String>,
+    /// Write from a background thread through a bounded queue: a slow or absent backend
+    /// never holds up the code that logs; lines that do not fit are dropped and counted.
+    /// `false` writes in the logging thread and loses nothing while the backend keeps up.
+    #[serde(rename = "async")]
+    pub nonblocking: bool,
+    /// Lines the queue holds before it drops.
+    pub queue_capacity: usize,
+}
+
+/// How log lines look on stdout and in files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -196,6 +299,29 @@ pub enum LogFormat {
     Compact,
     /// One JSON object per line, for machines.
     Json,
+}
+
+/// Error reporting to Sentry (or a Sentry-compatible service such as GlitchTip).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentrySettings {
+    /// The project's DSN; without one nothing is sent.
+    pub dsn: Option<String>,
+    /// Reported environment; defaults to `APP_ENV` (dev, test, prod).
+    pub environment: Option<String>,
+    /// Share of errors sent, from 0.0 to 1.0.
+    pub sample_rate: f32,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve `GET /metrics` on the API's port.
+    pub enabled: bool,
+    /// Where `worker` and `beat`, which have no API port, serve `/metrics` and
+    /// `/mon/ping` (e.g. `0.0.0.0:9100`); nowhere when unset.
+    pub listen: Option<String>,
 }
 
 impl Default for Settings {
@@ -222,7 +348,52 @@ impl Default for Settings {
             },
             log: LogSettings {
                 level: "info,sqlx=warn".into(),
-                format: LogFormat::Compact,
+                stdout: StdoutSink {
+                    enabled: true,
+                    format: LogFormat::Compact,
+                    nonblocking: true,
+                    queue_capacity: DEFAULT_LOG_QUEUE,
+                },
+                file: FileSink {
+                    enabled: false,
+                    directory: "logs".into(),
+                    prefix: None,
+                    suffix: "log".into(),
+                    rotation: Rotation::Daily,
+                    max_files: 7,
+                    format: LogFormat::Json,
+                    level: None,
+                    nonblocking: true,
+                    queue_capacity: DEFAULT_LOG_QUEUE,
+                },
+                syslog: SyslogSink {
+                    enabled: false,
+                    address: "udp://127.0.0.1:514".into(),
+                    facility: "user".into(),
+                    app_name: None,
+                    level: None,
+                    nonblocking: true,
+                    queue_capacity: DEFAULT_LOG_QUEUE,
+                },
+                gelf: GelfSink {
+                    enabled: false,
+                    address: "127.0.0.1:12201".into(),
+                    tls: false,
+                    ca_file: None,
+                    extra_fields: BTreeMap::new(),
+                    level: None,
+                    nonblocking: true,
+                    queue_capacity: DEFAULT_LOG_QUEUE,
+                },
+            },
+            sentry: SentrySettings {
+                dsn: None,
+                environment: None,
+                sample_rate: 1.0,
+            },
+            metrics: MetricsSettings {
+                enabled: true,
+                listen: None,
             },
             redis: RedisSettings {
                 url: None,
@@ -359,10 +530,79 @@ impl Settings {
         if self.api.default_per_page == 0 || self.api.default_per_page > self.api.max_per_page {
             return fail("api.default_per_page must be between 1 and api.max_per_page".into());
         }
-        if let Err(error) = self.log.level.parse::<tracing_subscriber::EnvFilter>() {
-            return fail(format!("log.level is not a valid filter: {error}"));
-        }
+        self.validate_log()?;
         self.validate_tasks()
+    }
+
+    fn validate_log(&self) -> Result<(), ConfigError> {
+        let fail = |message: String| Err(ConfigError(message));
+        let log = &self.log;
+        let filters = [
+            ("log.level", Some(&log.level)),
+            ("log.file.level", log.file.level.as_ref()),
+            ("log.syslog.level", log.syslog.level.as_ref()),
+            ("log.gelf.level", log.gelf.level.as_ref()),
+        ];
+        for (key, filter) in filters {
+            if let Some(Err(error)) = filter.map(|f| f.parse::<tracing_subscriber::EnvFilter>()) {
+                return fail(format!("{key} is not a valid filter: {error}"));
+            }
+        }
+        let queues = [
+            ("log.stdout", log.stdout.queue_capacity),
+            ("log.file", log.file.queue_capacity),
+            ("log.syslog", log.syslog.queue_capacity),
+            ("log.gelf", log.gelf.queue_capacity),
+        ];
+        if let Some((sink, _)) = queues.iter().find(|(_, capacity)| *capacity == 0) {
+            return fail(format!("{sink}.queue_capacity must be at least 1"));
+        }
+        if log.syslog.enabled {
+            if let Err(error) = crate::telemetry::syslog::Target::parse(&log.syslog.address) {
+                return fail(format!("log.syslog.address {error}"));
+            }
+            if crate::telemetry::syslog::facility(&log.syslog.facility).is_none() {
+                return fail(
+                    "log.syslog.facility must be one of kern, user, mail, daemon, auth, syslog, \
+                     lpr, news, uucp, cron, authpriv, ftp, local0 ... local7"
+                        .into(),
+                );
+            }
+        }
+        if log.gelf.enabled {
+            if let Err(error) = crate::telemetry::net::Address::parse(&log.gelf.address) {
+                return fail(format!("log.gelf.address {error}"));
+            }
+            if let Some(name) = log.gelf.extra_fields.keys().find(|name| {
+                name.is_empty()
+                    || name.as_str() == "id"
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            }) {
+                return fail(format!(
+                    "log.gelf.extra_fields: {name:?} is not a GELF field name (letters, digits, \
+                     _ . - ; not \"id\")"
+                ));
+            }
+        }
+        if let Some(dsn) = self.sentry.dsn.as_deref() {
+            // The message never repeats the DSN: it is a credential.
+            if let Err(error) = dsn.parse::<sentry::types::Dsn>() {
+                return fail(format!("sentry.dsn is not a valid DSN: {error}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.sentry.sample_rate) {
+            return fail("sentry.sample_rate must be between 0.0 and 1.0".into());
+        }
+        if let Some(listen) = self.metrics.listen.as_deref()
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return fail(format!(
+                "metrics.listen must be an address such as 0.0.0.0:9100 (got {listen:?})"
+            ));
+        }
+        Ok(())
     }
 
     fn validate_tasks(&self) -> Result<(), ConfigError> {

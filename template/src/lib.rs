@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod controllers;
 pub mod db;
+pub mod metrics;
 pub mod models;
 pub mod tasks;
 pub mod telemetry;

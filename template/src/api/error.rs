@@ -14,6 +14,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     details: Option<serde_json::Value>,
+    /// What went wrong inside, for the log (and Sentry) only: never sent to the client.
+    cause: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -35,7 +37,14 @@ impl ApiError {
             status,
             message: message.into(),
             details: None,
+            cause: None,
         }
+    }
+
+    /// Adds the inner cause of a 5xx, logged but not answered.
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     /// A 400 for a request that is malformed in a way the client can fix.
@@ -74,7 +83,9 @@ pub fn code(status: StatusCode) -> &'static str {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), error = %self.message, "request failed");
+            // One ERROR event per failed request: Sentry gets one report each.
+            let error = self.cause.as_deref().unwrap_or(&self.message);
+            tracing::error!(status = self.status.as_u16(), error, "request failed");
         }
         let body = ErrorBody {
             error: ErrorDetail {
@@ -97,22 +108,20 @@ impl From<controllers::Error> for ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 message: "invalid input".into(),
                 details: serde_json::to_value(fields).ok(),
+                cause: None,
             },
+            // The causes go to the log; the client gets no internals.
             controllers::Error::Database(db) => {
-                // The cause goes to the log; the client gets no internals.
-                tracing::error!(error = %db, "database error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                    .with_cause(format!("database: {db}"))
             }
-            controllers::Error::Unavailable(cause) => {
-                tracing::error!(%cause, "dependency unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the task queue is unavailable; try again later",
-                )
-            }
+            controllers::Error::Unavailable(cause) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the task queue is unavailable; try again later",
+            )
+            .with_cause(cause),
             controllers::Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").with_cause(cause)
             }
         }
     }
@@ -188,8 +197,9 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        .with_cause(format!("handler panicked: {detail}"))
+        .into_response()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTra
 use uuid::Uuid;
 
 use super::Error;
+use crate::metrics::{self, TaskEvent};
 use crate::models::task::{self, Entity as TaskRow, State};
 use crate::tasks::{Message, TaskCall, Tasks};
 
@@ -73,6 +74,7 @@ pub async fn schedule_claimed(
         .push_claimed(&message, claim, keep)
         .await
         .map_err(|e| Error::Unavailable(e.to_string()))?;
+    metrics::global().tasks(&row.name, TaskEvent::Scheduled, 1);
     Ok(row)
 }
 
@@ -101,6 +103,8 @@ async fn schedule(
     }
     insert_rows(&tasks.db, &rows).await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    // Counted before they are queued: in eager mode they run right away.
+    count_scheduled(&rows);
 
     if let Err(error) = tasks.submit(messages).await {
         // Not queued, so never run: say so in the rows rather than leave them pending.
@@ -113,6 +117,18 @@ async fn schedule(
         return reload(&tasks.db, &ids).await;
     }
     Ok(rows)
+}
+
+fn count_scheduled(rows: &[task::Model]) {
+    let metrics = metrics::global();
+    let mut rows = rows.iter().peekable();
+    while let Some(row) = rows.next() {
+        let mut count = 1;
+        while rows.next_if(|next| next.name == row.name).is_some() {
+            count += 1;
+        }
+        metrics.tasks(&row.name, TaskEvent::Scheduled, count);
+    }
 }
 
 /// The row of a task just scheduled; `chain` is the chain's id and the task's position.

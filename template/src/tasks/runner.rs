@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::recorder::Recorder;
 use super::{Message, TaskContext, TaskError, Tasks};
 use crate::controllers::tasks::{self as controller, Start};
+use crate::metrics::{self, TaskEvent};
 
 /// What the queue should do with a message once it has been handled.
 #[derive(Debug, PartialEq)]
@@ -77,6 +78,7 @@ async fn process_in_span(
                 recorder.succeeded(message.id, value).await?;
             }
             tracing::info!(elapsed_ms, "task succeeded");
+            metrics::global().tasks(&message.name, TaskEvent::Succeeded, 1);
             Ok(Outcome::Done {
                 next: message.next(),
             })
@@ -85,6 +87,7 @@ async fn process_in_span(
             let delay = backoff(tasks.settings(), message.attempt);
             controller::mark_retrying(db, message.id, &error).await?;
             tracing::warn!(elapsed_ms, %error, retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
+            metrics::global().tasks(&message.name, TaskEvent::Retried, 1);
             Ok(Outcome::Retry {
                 message: message.retried(),
                 delay,
@@ -93,6 +96,7 @@ async fn process_in_span(
         Err(error) => {
             controller::mark_failed(db, message.id, &error.to_string(), &chain_rest).await?;
             tracing::error!(elapsed_ms, %error, "task failed");
+            metrics::global().tasks(&message.name, TaskEvent::Failed, 1);
             Ok(Outcome::Done { next: None })
         }
     }

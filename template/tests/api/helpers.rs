@@ -29,7 +29,10 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with settings changed by `configure` first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::init(&test_settings().log);
+        // Lives as long as the test process.
+        if let Ok(telemetry) = telemetry::init(&test_settings()) {
+            std::mem::forget(telemetry);
+        }
     }
     let database = TestDatabase::create().await;
     let mut settings = test_settings();

@@ -1,0 +1,307 @@
+//! Logs and error reports: `tracing` events to stdout, files, syslog and GELF, errors to
+//! Sentry. Every line written while serving a request carries its `request_id`; every line
+//! of a task, the `request_id` of the request that scheduled it.
+//!
+//! Each sink writes either in the logging thread (`async: false`) or from its own thread
+//! through a bounded queue (`async: true`): then a slow or absent backend never holds up a
+//! request; lines that do not fit are dropped, counted (see [`lost_lines`], exported as
+//! `log_lines_dropped_total`) and reported every [`REPORT_EVERY`].
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{self, RollingFileAppender};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::config::{LogFormat, Rotation, Settings};
+
+pub mod gelf;
+pub mod net;
+pub mod record;
+pub mod reporting;
+pub mod syslog;
+
+use net::{Lost, Reconnecting, Transport};
+
+/// How often dropped lines are reported in the log.
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Keeps the sinks' threads and the Sentry client alive; dropping it flushes them.
+#[must_use = "logs are lost when the guard is dropped"]
+pub struct Telemetry {
+    _queues: Vec<WorkerGuard>,
+    _sentry: Option<sentry::ClientInitGuard>,
+}
+
+/// A logging set-up that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up logging: {0}")]
+pub struct TelemetryError(String);
+
+/// The lines each sink could not deliver so far.
+struct SinkCounters {
+    name: &'static str,
+    queue: Option<ErrorCounter>,
+    lost: Arc<Lost>,
+}
+
+static SINKS: OnceLock<Vec<SinkCounters>> = OnceLock::new();
+
+/// Lines dropped so far, by sink: queue full, or backend down.
+pub fn lost_lines() -> Vec<(&'static str, u64)> {
+    SINKS
+        .get()
+        .map(|sinks| {
+            sinks
+                .iter()
+                .map(|sink| {
+                    let queued = sink.queue.as_ref().map_or(0, ErrorCounter::dropped_lines);
+                    (sink.name, queued as u64 + sink.lost.get())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+type Base = Layered<EnvFilter, Registry>;
+type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
+
+/// Installs the global subscriber (the sinks `log.*` turns on) and the Sentry client.
+/// `RUST_LOG`, when set, wins over `log.level`; a sink's own `level` narrows it further.
+///
+/// When a subscriber is already installed (tests build several apps) nothing changes.
+pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
+    let log = &settings.log;
+    let hostname = hostname();
+    let service = env!("CARGO_PKG_NAME");
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    let mut queues = Vec::new();
+    let mut counters = Vec::new();
+    let sink = |name: &'static str, nonblocking: bool, capacity: usize| Sink {
+        name,
+        nonblocking,
+        capacity,
+        lost: Arc::new(Lost::default()),
+    };
+
+    if log.stdout.enabled {
+        let out = sink("stdout", log.stdout.nonblocking, log.stdout.queue_capacity);
+        let ansi = std::io::stdout().is_terminal();
+        let layer = match out.queue(std::io::stdout(), &mut queues, &mut counters) {
+            Writer::Queued(writer) => fmt_layer(log.stdout.format, writer, ansi),
+            Writer::Direct(_) => fmt_layer(log.stdout.format, std::io::stdout, ansi),
+        };
+        layers.push(layer);
+    }
+    if log.file.enabled {
+        let file = &log.file;
+        let mut builder = rolling::Builder::new()
+            .rotation(match file.rotation {
+                Rotation::Minutely => rolling::Rotation::MINUTELY,
+                Rotation::Hourly => rolling::Rotation::HOURLY,
+                Rotation::Daily => rolling::Rotation::DAILY,
+                Rotation::Weekly => rolling::Rotation::WEEKLY,
+                Rotation::Never => rolling::Rotation::NEVER,
+            })
+            .filename_prefix(file.prefix.as_deref().unwrap_or(service))
+            .filename_suffix(&file.suffix);
+        if file.max_files > 0 {
+            builder = builder.max_log_files(file.max_files);
+        }
+        let appender: RollingFileAppender = builder.build(&file.directory).map_err(|e| {
+            TelemetryError(format!(
+                "log.file.directory {}: {e}",
+                file.directory.display()
+            ))
+        })?;
+        let out = sink("file", file.nonblocking, file.queue_capacity);
+        let layer = match out.queue(appender, &mut queues, &mut counters) {
+            Writer::Queued(writer) => fmt_layer(file.format, writer, false),
+            Writer::Direct(writer) => fmt_layer(file.format, Mutex::new(writer), false),
+        };
+        layers.push(with_level(layer, file.level.as_deref()));
+    }
+    let needs_fields = log.syslog.enabled || log.gelf.enabled || settings.sentry.dsn.is_some();
+    if log.syslog.enabled {
+        let syslog = &log.syslog;
+        let target = syslog::Target::parse(&syslog.address).map_err(TelemetryError)?;
+        let facility = syslog::facility(&syslog.facility)
+            .ok_or_else(|| TelemetryError(format!("unknown facility {}", syslog.facility)))?;
+        let app_name = syslog.app_name.as_deref().unwrap_or(service);
+        let out = sink("syslog", syslog.nonblocking, syslog.queue_capacity);
+        let layer: BoxedLayer = match out.connect(target.transport(), &mut queues, &mut counters)
+        {
+            Writer::Queued(w) => syslog::SyslogLayer::new(w, facility, &hostname, app_name).boxed(),
+            Writer::Direct(w) => {
+                syslog::SyslogLayer::new(Mutex::new(w), facility, &hostname, app_name).boxed()
+            }
+        };
+        layers.push(with_level(layer, syslog.level.as_deref()));
+    }
+    if log.gelf.enabled {
+        let gelf = &log.gelf;
+        let address = net::Address::parse(&gelf.address).map_err(TelemetryError)?;
+        let transport = if gelf.tls {
+            let config = net::tls_config(gelf.ca_file.as_deref()).map_err(TelemetryError)?;
+            Transport::Tls(address, net::Framing::NulTerminated, config)
+        } else {
+            Transport::Tcp(address, net::Framing::NulTerminated)
+        };
+        let out = sink("gelf", gelf.nonblocking, gelf.queue_capacity);
+        let extra = &gelf.extra_fields;
+        let layer: BoxedLayer = match out.connect(transport, &mut queues, &mut counters) {
+            Writer::Queued(w) => gelf::GelfLayer::new(w, &hostname, extra).boxed(),
+            Writer::Direct(w) => gelf::GelfLayer::new(Mutex::new(w), &hostname, extra).boxed(),
+        };
+        layers.push(with_level(layer, gelf.level.as_deref()));
+    }
+    let sentry = reporting::init(&settings.sentry, settings.env, &hostname);
+    if sentry.is_some() {
+        layers.push(
+            reporting::SentryLayer
+                .with_filter(LevelFilter::ERROR)
+                .boxed(),
+        );
+    }
+    if needs_fields {
+        // First, so that span fields are stored before the sinks read them.
+        layers.insert(0, record::SpanFieldsLayer.boxed());
+    }
+
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    if Registry::default()
+        .with(filter)
+        .with(layers)
+        .try_init()
+        .is_ok()
+        && SINKS.set(counters).is_ok()
+    {
+        std::thread::Builder::new()
+            .name("log-reporter".into())
+            .spawn(report_lost_lines)
+            .map_err(|e| TelemetryError(e.to_string()))?;
+    }
+    Ok(Telemetry {
+        _queues: queues,
+        _sentry: sentry,
+    })
+}
+
+/// One sink being set up: how it hands over its lines.
+struct Sink {
+    name: &'static str,
+    nonblocking: bool,
+    capacity: usize,
+    lost: Arc<Lost>,
+}
+
+/// A sink's writer: through a queue, or in the logging thread.
+enum Writer<W> {
+    Queued(tracing_appender::non_blocking::NonBlocking),
+    Direct(W),
+}
+
+impl Sink {
+    fn queue<W: std::io::Write + Send + 'static>(
+        self,
+        writer: W,
+        queues: &mut Vec<WorkerGuard>,
+        counters: &mut Vec<SinkCounters>,
+    ) -> Writer<W> {
+        if !self.nonblocking {
+            counters.push(SinkCounters {
+                name: self.name,
+                queue: None,
+                lost: self.lost,
+            });
+            return Writer::Direct(writer);
+        }
+        let (queue, guard) = NonBlockingBuilder::default()
+            .lossy(true)
+            .buffered_lines_limit(self.capacity)
+            .thread_name(&format!("log-{}", self.name))
+            .finish(writer);
+        queues.push(guard);
+        counters.push(SinkCounters {
+            name: self.name,
+            queue: Some(queue.error_counter()),
+            lost: self.lost,
+        });
+        Writer::Queued(queue)
+    }
+
+    fn connect(
+        self,
+        transport: Transport,
+        queues: &mut Vec<WorkerGuard>,
+        counters: &mut Vec<SinkCounters>,
+    ) -> Writer<Reconnecting> {
+        let writer = Reconnecting::new(self.name, transport, self.lost.clone());
+        self.queue(writer, queues, counters)
+    }
+}
+
+fn fmt_layer<W>(format: LogFormat, writer: W, ansi: bool) -> BoxedLayer
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Pretty => layer.pretty().boxed(),
+        LogFormat::Compact => layer.compact().boxed(),
+        LogFormat::Json => layer
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    }
+}
+
+/// A sink's own filter, narrowing the global one.
+fn with_level(layer: BoxedLayer, level: Option<&str>) -> BoxedLayer {
+    match level.and_then(|level| EnvFilter::try_new(level).ok()) {
+        Some(filter) => layer.with_filter(filter).boxed(),
+        None => layer,
+    }
+}
+
+/// Logs a warning when a sink dropped lines since the last look.
+fn report_lost_lines() {
+    let mut seen = lost_lines();
+    loop {
+        std::thread::sleep(REPORT_EVERY);
+        let now = lost_lines();
+        for ((sink, total), (_, before)) in now.iter().zip(&seen) {
+            if total > before {
+                tracing::warn!(
+                    sink,
+                    dropped = total - before,
+                    total,
+                    "log lines dropped: the sink is slow or unreachable"
+                );
+            }
+        }
+        seen = now;
+    }
+}
+
+/// This machine's name, for syslog and GELF messages and Sentry events.
+pub fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}

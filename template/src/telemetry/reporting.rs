@@ -1,0 +1,176 @@
+//! Errors to Sentry: every ERROR event (a 5xx, a panic caught in a handler, a task that
+//! failed for good ...) becomes a Sentry event tagged with its request id, route or task,
+//! and the environment. Headers, bodies and configuration are never sent.
+use std::collections::BTreeMap;
+
+use sentry::protocol::{Event, Exception, Level};
+use serde_json::Value;
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::record::{Record, text};
+use crate::config::{Environment, SentrySettings};
+
+/// Fields that become Sentry tags (searchable) rather than extra data.
+const TAGS: [&str; 7] = [
+    "request_id",
+    "route",
+    "method",
+    "status",
+    "task",
+    "task_id",
+    "attempt",
+];
+/// Fields never sent, whatever logs them.
+const SENSITIVE: [&str; 8] = [
+    "password",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "dsn",
+    "key",
+    "credential",
+];
+
+/// Starts the Sentry client when a DSN is configured.
+pub fn init(
+    settings: &SentrySettings,
+    env: Environment,
+    server_name: &str,
+) -> Option<sentry::ClientInitGuard> {
+    let dsn = settings.dsn.as_deref()?;
+    let environment = settings
+        .environment
+        .clone()
+        .unwrap_or_else(|| env.as_str().to_owned());
+    let options = sentry::ClientOptions::new()
+        .dsn(dsn)
+        .environment(environment)
+        .release(concat!(
+            env!("CARGO_PKG_NAME"),
+            "@",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .sample_rate(settings.sample_rate)
+        .send_default_pii(false)
+        .server_name(server_name.to_owned());
+    Some(sentry::init(options))
+}
+
+/// Sends ERROR events to Sentry (install it behind an ERROR level filter).
+pub struct SentryLayer;
+
+impl<S> Layer<S> for SentryLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        sentry::capture_event(to_event(&Record::new(event, &ctx)));
+    }
+}
+
+/// The Sentry event for a log record.
+pub fn to_event(record: &Record) -> Event<'static> {
+    let mut tags = BTreeMap::new();
+    let mut extra = BTreeMap::new();
+    for (name, value) in record.all_fields() {
+        if is_sensitive(name) {
+            continue;
+        }
+        if TAGS.contains(&name) {
+            tags.insert(name.to_owned(), text(value));
+        } else if name == "uri" {
+            // The path only: query strings carry tokens too often.
+            let uri = text(value);
+            let path = uri.split('?').next().unwrap_or_default();
+            extra.insert("path".to_owned(), Value::String(path.to_owned()));
+        } else {
+            extra.insert(name.to_owned(), value.clone());
+        }
+    }
+    let cause = ["error", "cause", "panic"]
+        .iter()
+        .find_map(|name| record.fields.iter().find(|(field, _)| field == name))
+        .map(|(_, value)| text(value));
+    let transaction = match (record.get("method"), record.get("route"), record.get("task")) {
+        (_, _, Some(task)) => Some(text(task)),
+        (Some(method), Some(route), None) => Some(format!("{} {}", text(method), text(route))),
+        _ => None,
+    };
+    Event {
+        level: Level::Error,
+        logger: Some(record.target.clone()),
+        message: Some(record.message.clone()),
+        exception: cause
+            .map(|cause| {
+                vec![Exception {
+                    ty: record.message.clone(),
+                    value: Some(cause),
+                    module: Some(record.target.clone()),
+                    ..Default::default()
+                }]
+            })
+            .unwrap_or_default()
+            .into(),
+        transaction,
+        culprit: record
+            .file
+            .as_ref()
+            .map(|file| format!("{file}:{}", record.line.unwrap_or_default())),
+        tags,
+        extra,
+        ..Default::default()
+    }
+}
+
+fn is_sensitive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE.iter().any(|word| name.contains(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level as TracingLevel;
+
+    use super::*;
+
+    #[test]
+    fn an_error_record_becomes_a_tagged_event_without_secrets() {
+        let record = Record {
+            time: chrono::Utc::now(),
+            level: TracingLevel::ERROR,
+            target: "acme::api::error".into(),
+            file: Some("src/api/error.rs".into()),
+            line: Some(80),
+            message: "request failed".into(),
+            fields: vec![
+                ("status", 500.into()),
+                ("error", "database is down".into()),
+                ("api_token", "s3cret".into()),
+            ],
+            context: vec![
+                ("request_id", "abc".into()),
+                ("method", "GET".into()),
+                ("uri", "/v1/persons/1?access_token=s3cret".into()),
+                ("route", "/v1/persons/{id}".into()),
+            ],
+        };
+
+        let event = to_event(&record);
+
+        assert_eq!(event.tags["request_id"], "abc");
+        assert_eq!(event.tags["route"], "/v1/persons/{id}");
+        assert_eq!(event.tags["status"], "500");
+        assert_eq!(event.transaction.as_deref(), Some("GET /v1/persons/{id}"));
+        assert_eq!(event.extra["path"], "/v1/persons/1");
+        assert_eq!(event.exception.values[0].ty, "request failed");
+        assert_eq!(
+            event.exception.values[0].value.as_deref(),
+            Some("database is down")
+        );
+        let sent = serde_json::to_string(&event).unwrap();
+        assert!(!sent.contains("s3cret"), "{sent}");
+    }
+}
