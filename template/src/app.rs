@@ -21,8 +21,8 @@ use tracing::Level;
 
 use crate::api;
 use crate::config::Settings;
-use crate::{db, metrics};
 use crate::tasks::{QueueError, Tasks};
+use crate::{db, metrics};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -133,7 +133,9 @@ pub fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // A 5xx is logged (and reported) once, where it is made: see api::error.
+                .on_failure(()),
         )
         .layer(axum::middleware::map_response(
             api::error::json_error_bodies,

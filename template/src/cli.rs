@@ -137,7 +137,9 @@ async fn serve_metrics(settings: &Settings, tasks: &Tasks) -> Result<(), BoxErro
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| format!("cannot listen on {address} (metrics.listen): {e}"))?;
-    tracing::info!(address, "serving /metrics");
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving /metrics");
+    }
     let router = api::mon::process_router(tasks.queue().cloned());
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {

@@ -918,6 +918,67 @@ mod tests {
     }
 
     #[test]
+    fn log_sinks_sentry_and_metrics_are_checked_at_load() {
+        let refused = |vars: &[(&str, &str)], key: &str| {
+            let message = load(vars).expect_err("refused").to_string();
+            assert!(message.contains(key), "{message}");
+        };
+        let syslog = ("APP__LOG__SYSLOG__ENABLED", "true");
+        refused(
+            &[syslog, ("APP__LOG__SYSLOG__ADDRESS", "logs:514")],
+            "log.syslog.address",
+        );
+        refused(
+            &[syslog, ("APP__LOG__SYSLOG__FACILITY", "local9")],
+            "log.syslog.facility",
+        );
+        let gelf = ("APP__LOG__GELF__ENABLED", "true");
+        refused(
+            &[gelf, ("APP__LOG__GELF__ADDRESS", "graylog")],
+            "log.gelf.address",
+        );
+        refused(
+            &[gelf, ("APP__LOG__GELF__EXTRA_FIELDS__ID", "1")],
+            "log.gelf.extra_fields",
+        );
+        refused(&[("APP__LOG__FILE__LEVEL", "info,[")], "log.file.level");
+        refused(
+            &[("APP__LOG__STDOUT__QUEUE_CAPACITY", "0")],
+            "log.stdout.queue_capacity",
+        );
+        refused(&[("APP__LOG__STDOUT__FORMAT", "xml")], "format");
+        refused(&[("APP__SENTRY__SAMPLE_RATE", "2")], "sentry.sample_rate");
+        refused(&[("APP__METRICS__LISTEN", "anywhere")], "metrics.listen");
+        let message = load(&[("APP__SENTRY__DSN", "not a dsn s3cret")])
+            .expect_err("refused")
+            .to_string();
+        assert!(message.contains("sentry.dsn"), "{message}");
+        assert!(
+            !message.contains("s3cret"),
+            "the DSN is not repeated: {message}"
+        );
+
+        let fine = load(&[
+            syslog,
+            ("APP__LOG__SYSLOG__ADDRESS", "unix:///dev/log"),
+            ("APP__LOG__SYSLOG__FACILITY", "local0"),
+            gelf,
+            ("APP__LOG__GELF__ADDRESS", "graylog:12201"),
+            ("APP__SENTRY__DSN", "https://public@sentry.example.com/42"),
+            ("APP__METRICS__LISTEN", "0.0.0.0:9100"),
+        ]);
+        assert!(fine.is_ok(), "{:?}", fine.err());
+    }
+
+    #[test]
+    fn the_sentry_dsn_is_hidden_from_config_output() {
+        let settings =
+            load(&[("APP__SENTRY__DSN", "https://public@sentry.example.com/42")]).expect("loads");
+        let yaml = settings.redacted_yaml();
+        assert!(!yaml.contains("sentry.example.com"), "{yaml}");
+    }
+
+    #[test]
     fn limits_must_be_positive_and_bounded() {
         for (name, value, key) in [
             (

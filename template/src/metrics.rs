@@ -213,7 +213,12 @@ impl Metrics {
                 }
                 let count = histogram.count;
                 sample(out, bucket, &format!("{labels},le=\"+Inf\""), count);
-                sample(out, "http_request_duration_seconds_sum", &labels, histogram.sum);
+                sample(
+                    out,
+                    "http_request_duration_seconds_sum",
+                    &labels,
+                    histogram.sum,
+                );
                 sample(out, "http_request_duration_seconds_count", &labels, count);
             }
         }
@@ -223,7 +228,10 @@ impl Metrics {
         let tasks = lock(&self.tasks).clone();
         let kinds = [
             ("tasks_scheduled_total", "Tasks scheduled, by task name."),
-            ("tasks_succeeded_total", "Tasks that succeeded, by task name."),
+            (
+                "tasks_succeeded_total",
+                "Tasks that succeeded, by task name.",
+            ),
             (
                 "tasks_failed_total",
                 "Tasks that failed for good (retries exhausted or unrecoverable), by task name.",
@@ -299,7 +307,12 @@ mod tests {
         metrics.http(&Method::GET, id, 200, Duration::from_millis(3));
         metrics.http(&Method::GET, id, 200, Duration::from_millis(30));
         metrics.http(&Method::GET, id, 404, Duration::from_micros(200));
-        metrics.http(&Method::from_bytes(b"BREW").unwrap(), None, 404, Duration::ZERO);
+        metrics.http(
+            &Method::from_bytes(b"BREW").unwrap(),
+            None,
+            404,
+            Duration::ZERO,
+        );
 
         let text = metrics.render(None);
 
@@ -309,14 +322,27 @@ mod tests {
                 .unwrap_or_else(|| panic!("no {start} in\n{text}"))
                 .to_owned()
         };
-        assert!(line(r#"http_requests_total{method="GET",route="/v1/persons/{id}",status="200"}"#).ends_with(" 2"));
-        assert!(line(r#"http_requests_total{method="GET",route="/v1/persons/{id}",status="404"}"#).ends_with(" 1"));
-        assert!(line(r#"http_requests_total{method="OTHER",route="unmatched",status="404"}"#).ends_with(" 1"));
-        let bucket = r#"http_request_duration_seconds_bucket{method="GET",route="/v1/persons/{id}",le="#;
+        assert!(
+            line(r#"http_requests_total{method="GET",route="/v1/persons/{id}",status="200"}"#)
+                .ends_with(" 2")
+        );
+        assert!(
+            line(r#"http_requests_total{method="GET",route="/v1/persons/{id}",status="404"}"#)
+                .ends_with(" 1")
+        );
+        assert!(
+            line(r#"http_requests_total{method="OTHER",route="unmatched",status="404"}"#)
+                .ends_with(" 1")
+        );
+        let bucket =
+            r#"http_request_duration_seconds_bucket{method="GET",route="/v1/persons/{id}",le="#;
         assert!(line(&format!("{bucket}\"0.0005\"}}")).ends_with(" 1"));
         assert!(line(&format!("{bucket}\"0.005\"}}")).ends_with(" 2"));
         assert!(line(&format!("{bucket}\"+Inf\"}}")).ends_with(" 3"));
-        assert!(line(r#"http_request_duration_seconds_count{method="GET",route="/v1/persons/{id}"}"#).ends_with(" 3"));
+        assert!(
+            line(r#"http_request_duration_seconds_count{method="GET",route="/v1/persons/{id}"}"#)
+                .ends_with(" 3")
+        );
         assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     }
 

@@ -114,7 +114,11 @@ mod tests {
             file: Some("src/api/error.rs".into()),
             line: Some(7),
             message: "request failed\ncause: disk full".into(),
-            fields: vec![("status", 500.into()), ("id", 3.into()), ("ok", false.into())],
+            fields: vec![
+                ("status", 500.into()),
+                ("id", 3.into()),
+                ("ok", false.into()),
+            ],
             context: vec![("request_id", "abc".into())],
         };
 

@@ -10,10 +10,11 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use tracing::{Metadata, Subscriber, subscriber::Interest};
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{self, RollingFileAppender};
-use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -134,8 +135,7 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             .ok_or_else(|| TelemetryError(format!("unknown facility {}", syslog.facility)))?;
         let app_name = syslog.app_name.as_deref().unwrap_or(service);
         let out = sink("syslog", syslog.nonblocking, syslog.queue_capacity);
-        let layer: BoxedLayer = match out.connect(target.transport(), &mut queues, &mut counters)
-        {
+        let layer: BoxedLayer = match out.connect(target.transport(), &mut queues, &mut counters) {
             Writer::Queued(w) => syslog::SyslogLayer::new(w, facility, &hostname, app_name).boxed(),
             Writer::Direct(w) => {
                 syslog::SyslogLayer::new(Mutex::new(w), facility, &hostname, app_name).boxed()
@@ -162,11 +162,7 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     }
     let sentry = reporting::init(&settings.sentry, settings.env, &hostname);
     if sentry.is_some() {
-        layers.push(
-            reporting::SentryLayer
-                .with_filter(LevelFilter::ERROR)
-                .boxed(),
-        );
+        layers.push(reporting::SentryLayer.boxed());
     }
     if needs_fields {
         // First, so that span fields are stored before the sinks read them.
@@ -270,8 +266,56 @@ where
 /// A sink's own filter, narrowing the global one.
 fn with_level(layer: BoxedLayer, level: Option<&str>) -> BoxedLayer {
     match level.and_then(|level| EnvFilter::try_new(level).ok()) {
-        Some(filter) => layer.with_filter(filter).boxed(),
+        Some(filter) => layer.with_filter(EventFilter(filter)).boxed(),
         None => layer,
+    }
+}
+
+/// Filters a sink's events but lets every span through: a layer only sees the spans its
+/// filter enables, and the spans carry the request and task ids its lines must show.
+struct EventFilter(EnvFilter);
+
+impl<S: Subscriber> Filter<S> for EventFilter {
+    fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        metadata.is_span() || Filter::enabled(&self.0, metadata, cx)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if metadata.is_span() {
+            Interest::always()
+        } else {
+            Filter::<S>::callsite_enabled(&self.0, metadata)
+        }
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        Filter::on_new_span(&self.0, attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        Filter::on_record(&self.0, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::on_enter(&self.0, id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::on_exit(&self.0, id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::on_close(&self.0, id, ctx);
     }
 }
 

@@ -117,18 +117,17 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         for cert in certs {
             let cert = cert.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("{} holds a certificate rustls refuses: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| {
+                format!("{} holds a certificate rustls refuses: {e}", path.display())
+            })?;
         }
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
@@ -221,14 +220,18 @@ impl Connection {
 
     fn send(&mut self, frame: &[u8]) -> io::Result<()> {
         match self {
-            Self::Udp(socket) => socket.send(&frame[..frame.len().min(MAX_DATAGRAM)]).map(drop),
+            Self::Udp(socket) => socket
+                .send(&frame[..frame.len().min(MAX_DATAGRAM)])
+                .map(drop),
             Self::Tcp(stream) => stream.write_all(frame),
             Self::Tls(stream) => {
                 stream.write_all(frame)?;
                 stream.flush()
             }
             #[cfg(unix)]
-            Self::Unix(socket) => socket.send(&frame[..frame.len().min(MAX_DATAGRAM)]).map(drop),
+            Self::Unix(socket) => socket
+                .send(&frame[..frame.len().min(MAX_DATAGRAM)])
+                .map(drop),
         }
     }
 }

@@ -59,7 +59,10 @@ pub fn init(
     Some(sentry::init(options))
 }
 
-/// Sends ERROR events to Sentry (install it behind an ERROR level filter).
+/// Sends ERROR events to Sentry.
+///
+/// It checks the level itself: behind a per-layer filter it would not see the (INFO)
+/// request and task spans, and so lose the request id.
 pub struct SentryLayer;
 
 impl<S> Layer<S> for SentryLayer
@@ -67,7 +70,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-        sentry::capture_event(to_event(&Record::new(event, &ctx)));
+        if *event.metadata().level() == tracing::Level::ERROR {
+            sentry::capture_event(to_event(&Record::new(event, &ctx)));
+        }
     }
 }
 
@@ -94,7 +99,11 @@ pub fn to_event(record: &Record) -> Event<'static> {
         .iter()
         .find_map(|name| record.fields.iter().find(|(field, _)| field == name))
         .map(|(_, value)| text(value));
-    let transaction = match (record.get("method"), record.get("route"), record.get("task")) {
+    let transaction = match (
+        record.get("method"),
+        record.get("route"),
+        record.get("task"),
+    ) {
         (_, _, Some(task)) => Some(text(task)),
         (Some(method), Some(route), None) => Some(format!("{} {}", text(method), text(route))),
         _ => None,

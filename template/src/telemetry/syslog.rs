@@ -146,8 +146,14 @@ mod tests {
             Target::parse("udp://127.0.0.1:514"),
             Ok(Target::Udp(Address::parse("127.0.0.1:514").unwrap()))
         );
-        assert!(matches!(Target::parse("tcp://logs:601"), Ok(Target::Tcp(_))));
-        assert!(matches!(Target::parse("unix:///dev/log"), Ok(Target::Unix(_))));
+        assert!(matches!(
+            Target::parse("tcp://logs:601"),
+            Ok(Target::Tcp(_))
+        ));
+        assert!(matches!(
+            Target::parse("unix:///dev/log"),
+            Ok(Target::Unix(_))
+        ));
         assert!(Target::parse("127.0.0.1:514").is_err());
         assert!(Target::parse("http://logs:80").is_err());
         assert!(Target::parse("udp://logs").is_err());

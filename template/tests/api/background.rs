@@ -296,7 +296,7 @@ impl Process {
         run.arg(command)
             .env("APP_ENV", "test")
             .env("APP__LOG__LEVEL", "info,sqlx=warn,fred=warn")
-            .env("APP__LOG__FORMAT", "compact")
+            .env("APP__LOG__STDOUT__FORMAT", "compact")
             .env("NO_COLOR", "1");
         for name in ["APP_CONFIG", "APP_CONFIG_YAML", "RUST_LOG"] {
             run.env_remove(name);
@@ -345,6 +345,20 @@ impl Process {
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// The `http://host:port` a `serve` process (or the metrics listener of a `worker`)
+    /// listens on, from its "serving" line.
+    pub async fn address(&self, line: &str) -> String {
+        self.wrote(line, Duration::from_secs(30)).await;
+        let output = self.output();
+        let found = output
+            .lines()
+            .find(|text| text.contains(line))
+            .and_then(|text| text.split("address=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address on the {line:?} line:\n{output}"));
+        format!("http://{found}")
     }
 
     /// Waits until the process has written `text`.

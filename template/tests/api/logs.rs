@@ -1,0 +1,330 @@
+//! Log sinks, end to end: a `serve` process logs to a syslog port and a GELF input
+//! started here, with the request id on each line; servers that go away are reconnected
+//! to; a stalled one does not hold requests up.
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::background::Process;
+use crate::helpers::TestDatabase;
+use crate::listeners::{Framing, StalledInput, TcpInput, UdpInput};
+
+/// The service's name: the default syslog APP-NAME.
+const SERVICE: &str = env!("CARGO_PKG_NAME");
+
+/// A `serve` process on a free port with its own database, plus `vars`.
+async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process, String) {
+    let mut env = vec![
+        ("APP__DATABASE__URL".to_owned(), database.url.clone()),
+        ("APP__DATABASE__AUTO_MIGRATE".to_owned(), "true".to_owned()),
+        ("APP__SERVER__PORT".to_owned(), "0".to_owned()),
+    ];
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let process = Process::start("serve", &env);
+    let address = process.address("serving").await;
+    (process, address)
+}
+
+async fn get_with_id(address: &str, path: &str, request_id: &str) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .get(format!("{address}{path}"))
+        .header("x-request-id", request_id)
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+}
+
+#[tokio::test]
+async fn lines_reach_syslog_and_gelf_with_the_request_id() {
+    let syslog = UdpInput::start();
+    let gelf = TcpInput::start(Framing::Nul);
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__SYSLOG__ENABLED", "true".into()),
+            (
+                "APP__LOG__SYSLOG__ADDRESS",
+                format!("udp://{}", syslog.address),
+            ),
+            ("APP__LOG__SYSLOG__FACILITY", "local3".into()),
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", gelf.address.to_string()),
+            ("APP__LOG__GELF__EXTRA_FIELDS__TOKEN", "t0k3n".into()),
+        ],
+    )
+    .await;
+    let request_id = format!("logs-{}", Uuid::new_v4());
+
+    assert_eq!(get_with_id(&address, "/mon/ping", &request_id).await, 200);
+
+    let line = syslog.inbox.wait_for(&format!("request_id={request_id}"));
+    // local3 (19) * 8 + info (6) = 158; version 1; then time, host, app, pid.
+    assert!(line.starts_with("<158>1 "), "{line}");
+    let header: Vec<&str> = line.split(' ').collect();
+    assert_eq!(header[3], SERVICE, "{line}");
+    assert_eq!(header[4], service.pid().to_string(), "{line}");
+    assert!(line.contains("route=/mon/ping"), "{line}");
+
+    let record = gelf.inbox.wait_for(&request_id);
+    let message: Value = serde_json::from_str(&record).expect("GELF is JSON");
+    assert_eq!(message["version"], "1.1");
+    assert_eq!(message["_request_id"], request_id.as_str());
+    assert_eq!(message["_token"], "t0k3n");
+    assert_eq!(message["level"], 6);
+    assert!(
+        message["short_message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(message["host"].as_str().is_some_and(|h| !h.is_empty()));
+}
+
+#[tokio::test]
+async fn gelf_and_syslog_servers_that_come_back_are_reconnected_to() {
+    let gelf = TcpInput::start(Framing::Nul);
+    let syslog = TcpInput::start(Framing::OctetCounting);
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", gelf.address.to_string()),
+            ("APP__LOG__SYSLOG__ENABLED", "true".into()),
+            (
+                "APP__LOG__SYSLOG__ADDRESS",
+                format!("tcp://{}", syslog.address),
+            ),
+        ],
+    )
+    .await;
+    let before = format!("before-{}", Uuid::new_v4());
+    get_with_id(&address, "/mon/ping", &before).await;
+    gelf.inbox.wait_for(&before);
+    syslog.inbox.wait_for(&before);
+
+    gelf.stop();
+    syslog.stop();
+    // Lines logged while they are down are lost (and counted), requests still answered.
+    for _ in 0..5 {
+        assert_eq!(get_with_id(&address, "/mon/ping", "while-down").await, 200);
+    }
+    let gelf = gelf.restart();
+    let syslog = syslog.restart();
+
+    // Each request logs a line; the sinks retry with a growing back-off (at most 10 s).
+    let after = format!("after-{}", Uuid::new_v4());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let arrived = |inbox: &crate::listeners::Inbox| inbox.all().iter().any(|r| r.contains(&after));
+    while !(arrived(&gelf.inbox) && arrived(&syslog.inbox)) {
+        assert!(
+            Instant::now() < deadline,
+            "no line after the restart (gelf: {}, syslog: {}):\n{}",
+            arrived(&gelf.inbox),
+            arrived(&syslog.inbox),
+            service.output()
+        );
+        get_with_id(&address, "/mon/ping", &after).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        service.output().contains("connected to"),
+        "the reconnection is reported on stderr:\n{}",
+        service.output()
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() {
+    let stalled = StalledInput::start();
+    let database = TestDatabase::create().await;
+    // Big lines fill the socket buffers at once; a small queue then overflows.
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", stalled.address.to_string()),
+            ("APP__LOG__GELF__QUEUE_CAPACITY", "16".into()),
+            ("APP__LOG__GELF__EXTRA_FIELDS__PADDING", "x".repeat(16_000)),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let quiet_database = TestDatabase::create().await;
+    let (_quiet, quiet_address) = serve(&quiet_database, &[]).await;
+
+    let stalled_run = load(&client, &address).await;
+    let quiet_run = load(&client, &quiet_address).await;
+
+    // A measurement for the record, not a pass/fail threshold (benchmarks do those).
+    crate::helpers::notice(&format!(
+        "2,000 requests, 8 clients: with a stalled GELF server {stalled_run}; \
+         with no network sink {quiet_run}"
+    ));
+    let metrics = client
+        .get(format!("{address}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let dropped: u64 = metrics
+        .lines()
+        .find(|line| line.starts_with("log_lines_dropped_total{sink=\"gelf\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no GELF drop counter in\n{metrics}\n{}", service.output()));
+    assert!(dropped > 0, "lines were dropped and counted:\n{metrics}");
+}
+
+/// Sends 2,000 pings from 8 clients; all must succeed. Returns the timings, as text.
+async fn load(client: &reqwest::Client, address: &str) -> String {
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (client, url) = (client.clone(), format!("{address}/mon/ping"));
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in 0..250 {
+                let sent = Instant::now();
+                let response = client.get(&url).send().await.expect("request sent");
+                assert_eq!(response.status(), 200);
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.expect("client"));
+    }
+    latencies.sort();
+    let percentile = |p: usize| latencies[latencies.len() * p / 100 - 1];
+    format!(
+        "{:?} in all, p50 {:?}, p99 {:?}, max {:?}",
+        started.elapsed(),
+        percentile(50),
+        percentile(99),
+        latencies[latencies.len() - 1]
+    )
+}
+
+#[tokio::test]
+async fn gelf_goes_over_tls_to_a_server_trusted_through_ca_file() {
+    let Some(gelf) = crate::listeners::TlsInput::start() else {
+        return;
+    };
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", gelf.address.to_string()),
+            ("APP__LOG__GELF__TLS", "true".into()),
+            (
+                "APP__LOG__GELF__CA_FILE",
+                gelf.ca_file.display().to_string(),
+            ),
+        ],
+    )
+    .await;
+    let request_id = format!("tls-{}", Uuid::new_v4());
+
+    get_with_id(&address, "/mon/ping", &request_id).await;
+
+    let record = gelf.inbox.wait_for(&request_id);
+    let message: Value = serde_json::from_str(&record).expect("GELF is JSON");
+    assert_eq!(
+        message["_request_id"],
+        request_id.as_str(),
+        "{}",
+        service.output()
+    );
+}
+
+#[tokio::test]
+async fn gelf_over_tls_refuses_a_server_it_does_not_trust() {
+    let Some(gelf) = crate::listeners::TlsInput::start() else {
+        return;
+    };
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", gelf.address.to_string()),
+            ("APP__LOG__GELF__TLS", "true".into()),
+        ],
+    )
+    .await;
+
+    assert_eq!(get_with_id(&address, "/mon/ping", "untrusted").await, 200);
+
+    service
+        .wrote("log sink gelf: cannot connect", Duration::from_secs(10))
+        .await;
+    assert!(
+        gelf.inbox.all().is_empty(),
+        "nothing reaches an untrusted server"
+    );
+}
+
+#[tokio::test]
+async fn the_file_sink_writes_json_lines_with_the_request_id() {
+    let logs = tempfile::tempdir().expect("temp dir");
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__FILE__ENABLED", "true".into()),
+            (
+                "APP__LOG__FILE__DIRECTORY",
+                logs.path().display().to_string(),
+            ),
+            ("APP__LOG__FILE__ROTATION", "hourly".into()),
+        ],
+    )
+    .await;
+    let request_id = format!("file-{}", Uuid::new_v4());
+
+    get_with_id(&address, "/mon/ping", &request_id).await;
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let found = std::fs::read_dir(logs.path())
+            .expect("the log folder")
+            .flatten()
+            .filter(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.starts_with(&format!("{SERVICE}.")) && name.ends_with(".log")
+            })
+            .flat_map(|entry| {
+                std::fs::read_to_string(entry.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .find(|line| line.contains(&request_id));
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line in {:?}:\n{}",
+            logs.path(),
+            service.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let record: Value = serde_json::from_str(&line).expect("a JSON line");
+    assert_eq!(
+        record["span"]["request_id"],
+        request_id.as_str(),
+        "{record}"
+    );
+    assert_eq!(record["level"], "INFO");
+}
