@@ -213,6 +213,64 @@ mod tests {
         serde_json::from_slice(&bytes).expect("JSON body")
     }
 
+    /// Collects the ERROR events logged while `body` runs.
+    fn errors_logged(body: impl FnOnce()) -> Vec<crate::telemetry::record::Record> {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<crate::telemetry::record::Record>>>);
+        impl<S> Layer<S> for Capture
+        where
+            S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+        {
+            fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+                if *event.metadata().level() == tracing::Level::ERROR {
+                    let record = crate::telemetry::record::Record::new(event, &ctx);
+                    self.0.lock().expect("records").push(record);
+                }
+            }
+        }
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        tracing::subscriber::with_default(subscriber, body);
+        let records = capture.0.lock().expect("records").clone();
+        records
+    }
+
+    #[test]
+    fn a_panic_is_logged_once_as_an_error_with_its_message() {
+        let errors = errors_logged(|| {
+            let _ = panic_response(Box::new("boom"));
+        });
+
+        assert_eq!(errors.len(), 1, "one event, so one Sentry report");
+        assert_eq!(errors[0].message, "request failed");
+        assert_eq!(
+            errors[0].get("error"),
+            Some(&serde_json::json!("handler panicked: boom"))
+        );
+    }
+
+    #[test]
+    fn a_database_error_is_logged_once_with_its_cause_and_answered_without_it() {
+        let mut response = None;
+        let errors = errors_logged(|| {
+            let error = controllers::Error::Database(sea_orm::DbErr::Custom("disk full".into()));
+            response = Some(ApiError::from(error).into_response());
+        });
+
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].get("error"),
+            Some(&serde_json::json!("database: Custom Error: disk full"))
+        );
+        assert_eq!(
+            response.map(|r| r.status()),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+    }
+
     #[tokio::test]
     async fn a_panic_becomes_a_json_500() {
         let response = panic_response(Box::new("boom"));

@@ -152,16 +152,27 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
     )
     .await;
     let client = reqwest::Client::new();
-    let quiet_database = TestDatabase::create().await;
-    let (_quiet, quiet_address) = serve(&quiet_database, &[]).await;
+    // The same lines to a server that reads them: the cost of formatting them is the same.
+    let healthy = TcpInput::start(Framing::Nul);
+    let healthy_database = TestDatabase::create().await;
+    let (_healthy, healthy_address) = serve(
+        &healthy_database,
+        &[
+            ("APP__LOG__GELF__ENABLED", "true".into()),
+            ("APP__LOG__GELF__ADDRESS", healthy.address.to_string()),
+            ("APP__LOG__GELF__QUEUE_CAPACITY", "16".into()),
+            ("APP__LOG__GELF__EXTRA_FIELDS__PADDING", "x".repeat(16_000)),
+        ],
+    )
+    .await;
 
     let stalled_run = load(&client, &address).await;
-    let quiet_run = load(&client, &quiet_address).await;
+    let healthy_run = load(&client, &healthy_address).await;
 
     // A measurement for the record, not a pass/fail threshold (benchmarks do those).
     crate::helpers::notice(&format!(
-        "2,000 requests, 8 clients: with a stalled GELF server {stalled_run}; \
-         with no network sink {quiet_run}"
+        "2,000 requests, 8 clients, 16 kB GELF lines: to a stalled server {stalled_run}; \
+         to a server that reads {healthy_run}"
     ));
     let metrics = client
         .get(format!("{address}/metrics"))
@@ -178,6 +189,10 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no GELF drop counter in\n{metrics}\n{}", service.output()));
     assert!(dropped > 0, "lines were dropped and counted:\n{metrics}");
+    // And reported, within the reporting period (10 s).
+    service
+        .wrote("log lines dropped", Duration::from_secs(15))
+        .await;
 }
 
 /// Sends 2,000 pings from 8 clients; all must succeed. Returns the timings, as text.
@@ -327,4 +342,46 @@ async fn the_file_sink_writes_json_lines_with_the_request_id() {
         "{record}"
     );
     assert_eq!(record["level"], "INFO");
+}
+
+#[tokio::test]
+async fn syslog_goes_to_a_unix_socket() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(
+        &database,
+        &[
+            ("APP__LOG__SYSLOG__ENABLED", "true".into()),
+            (
+                "APP__LOG__SYSLOG__ADDRESS",
+                format!("unix://{}", path.display()),
+            ),
+        ],
+    )
+    .await;
+    let request_id = format!("unix-{}", Uuid::new_v4());
+
+    get_with_id(&address, "/mon/ping", &request_id).await;
+
+    let wanted = format!("request_id={request_id}");
+    let received = tokio::task::spawn_blocking(move || {
+        let mut buffer = vec![0u8; 70_000];
+        loop {
+            let size = socket.recv(&mut buffer).ok()?;
+            let line = String::from_utf8_lossy(&buffer[..size]).into_owned();
+            if line.contains(&wanted) {
+                return Some(line);
+            }
+        }
+    })
+    .await
+    .expect("receiver");
+    let line = received.unwrap_or_else(|| panic!("nothing on the socket:\n{}", service.output()));
+    // user (1) * 8 + info (6) = 14.
+    assert!(line.starts_with("<14>1 "), "{line}");
 }
