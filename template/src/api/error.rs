@@ -234,8 +234,7 @@ mod tests {
         let capture = Capture::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         tracing::subscriber::with_default(subscriber, body);
-        let records = capture.0.lock().expect("records").clone();
-        records
+        capture.0.lock().expect("records").clone()
     }
 
     #[test]
