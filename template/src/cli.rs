@@ -30,6 +30,8 @@ enum Command {
     Db(DbCommand),
     /// Print the effective configuration, secrets hidden.
     Config,
+    /// Print the OpenAPI document of the API (JSON), as served at `/doc/openapi.json`.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,9 +75,21 @@ pub fn run() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return fail(error),
     };
-    if let Command::Config = cli.command {
-        print!("{}", settings.redacted_yaml());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Command::Config => {
+            print!("{}", settings.redacted_yaml());
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            return match api::openapi(&settings).to_pretty_json() {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(error),
+            };
+        }
+        _ => {}
     }
     // Kept to the end: dropping it flushes the log queues and Sentry.
     let _telemetry = match telemetry::init(&settings) {
@@ -93,7 +107,7 @@ pub fn run() -> ExitCode {
             Command::Worker => worker(settings).await,
             Command::Beat => beat(settings).await,
             Command::Db(command) => run_db(settings, command).await,
-            Command::Config => Ok(()),
+            Command::Config | Command::Openapi => Ok(()),
         }
     });
     match outcome {
@@ -140,7 +154,17 @@ async fn serve_metrics(settings: &Settings, tasks: &Tasks) -> Result<(), BoxErro
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving /metrics");
     }
-    let router = api::mon::process_router(tasks.queue().cloned());
+    // The only routes outside the API's documented router: these processes have no API.
+    let queue = tasks.queue().cloned();
+    let router = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let queue = queue.clone();
+                async move { api::mon::exposition(queue.as_ref()).await }
+            }),
+        )
+        .route("/mon/ping", axum::routing::get(api::mon::ping));
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the metrics listener stopped");

@@ -18,16 +18,22 @@ pub struct ApiError {
     cause: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorDetail<'a> {
+    /// A stable name for the status: `not_found`, `validation_failed` ...
+    #[schema(example = "validation_failed")]
     code: &'static str,
+    /// What went wrong, for people.
     message: &'a str,
+    /// Per-field problems of a 422: `[{"field": "age", "message": "..."}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     details: Option<&'a serde_json::Value>,
 }
 
@@ -237,10 +243,13 @@ mod tests {
         capture.0.lock().expect("records").clone()
     }
 
-    #[test]
-    fn a_panic_is_logged_once_as_an_error_with_its_message() {
+    // One test for every 5xx log: tracing caches, per call site, whether anyone listens;
+    // tests of the same call site running at once would race on that cache.
+    #[tokio::test]
+    async fn a_panic_and_a_database_error_are_logged_once_with_their_causes() {
+        let mut response = None;
         let errors = errors_logged(|| {
-            let _ = panic_response(Box::new("boom"));
+            response = Some(panic_response(Box::new("boom")));
         });
 
         assert_eq!(errors.len(), 1, "one event, so one Sentry report");
@@ -249,10 +258,12 @@ mod tests {
             errors[0].get("error"),
             Some(&serde_json::json!("handler panicked: boom"))
         );
-    }
+        let response = response.expect("a response");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json_of(response).await;
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert_eq!(body["error"]["message"], "internal error", "no internals");
 
-    #[test]
-    fn a_database_error_is_logged_once_with_its_cause_and_answered_without_it() {
         let mut response = None;
         let errors = errors_logged(|| {
             let error = controllers::Error::Database(sea_orm::DbErr::Custom("disk full".into()));
@@ -268,16 +279,6 @@ mod tests {
             response.map(|r| r.status()),
             Some(StatusCode::INTERNAL_SERVER_ERROR)
         );
-    }
-
-    #[tokio::test]
-    async fn a_panic_becomes_a_json_500() {
-        let response = panic_response(Box::new("boom"));
-
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json_of(response).await;
-        assert_eq!(body["error"]["code"], "internal_error");
-        assert_eq!(body["error"]["message"], "internal error");
     }
 
     #[tokio::test]

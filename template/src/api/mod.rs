@@ -3,9 +3,13 @@
 //! The main router holds what every version shares (monitoring, errors); each API version
 //! is a router of its own nested under `/v1`, `/v2`, ... and reusing the controllers.
 use axum::Router;
-use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::app::AppState;
+use crate::config::Settings;
 
 pub mod deprecation;
 pub mod error;
@@ -14,17 +18,51 @@ pub mod mon;
 pub mod pagination;
 pub mod v1;
 
-/// Every route of the service.
-pub fn router(state: AppState) -> Router {
+/// The top of the OpenAPI document; the paths come from the routes' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(description = "The service's REST API. Every error answers \
+        `{\"error\": {\"code\", \"message\", \"details\"?}}`; every response carries \
+        `X-Request-Id`."),
+    tags(
+        (name = "persons", description = "The example resource"),
+        (name = "tasks", description = "Background tasks and their state"),
+        (name = "monitoring", description = "Liveness, readiness and metrics"),
+    ),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+/// Every documented route: all of them but the docs themselves.
+fn documented(settings: &Settings) -> OpenApiRouter<AppState> {
     // A `/v2` goes here: `.nest("/v2", v2::router())`, with its own views over the same
     // controllers.
-    let mut router = Router::new()
+    let mut doc = ApiDoc::openapi();
+    // Cargo's license field is empty here; an empty license is not valid OpenAPI.
+    doc.info.license = None;
+    let mut router = OpenApiRouter::with_openapi(doc)
         .nest("/mon", mon::router())
         .nest("/v1", v1::router());
-    if state.settings.metrics.enabled {
-        router = router.route("/metrics", get(mon::metrics));
+    if settings.metrics.enabled {
+        router = router.routes(routes!(mon::metrics));
     }
     router
+}
+
+/// The OpenAPI document of the routes `settings` turn on (`foo openapi` prints it).
+pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
+    documented(settings).into_openapi()
+}
+
+/// Every route of the service, the docs at `/doc` (and `/doc/openapi.json`) included.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = documented(&state.settings).split_for_parts();
+    // Swagger UI's files are built into the binary; nothing is fetched from elsewhere.
+    let docs = SwaggerUi::new("/doc")
+        .url("/doc/openapi.json", openapi)
+        .config(Config::default().validator_url("none"));
+    router
+        .merge(docs)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -1,12 +1,15 @@
 //! Monitoring routes for load balancers and orchestrators.
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::tasks::Queue;
@@ -14,20 +17,41 @@ use crate::tasks::Queue;
 /// How long `/metrics` waits for the queue's depth before leaving it out.
 const DEPTH_TIMEOUT: Duration = Duration::from_millis(500);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ping", get(ping))
-        .route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ping))
+        .routes(routes!(ready))
+}
+
+/// `{"status": "ok"}`, or for readiness `{"status": "unavailable", "checks": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// Each dependency checked: `ok` or `unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"database": "ok", "redis": "ok"}))]
+    checks: Option<Value>,
 }
 
 /// Liveness: answers as long as the process serves HTTP, touching nothing else.
-async fn ping() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/ping", tag = "monitoring",
+    responses((status = 200, description = "The process serves HTTP", body = Health)))]
+pub async fn ping() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        checks: None,
+    })
 }
 
 /// Readiness: the database, and Redis when tasks go through it, answer. A 503 names what
 /// does not (`{"status": "unavailable", "checks": {"database": "...", "redis": "ok"}}`).
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/ready", tag = "monitoring",
+    responses(
+        (status = 200, description = "Every dependency answers", body = Health),
+        (status = 503, description = "A dependency does not; `checks` names it", body = Health),
+    ))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let database = match state.db.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(error) => {
@@ -53,16 +77,23 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
-    (status, Json(json!({"status": word, "checks": checks})))
+    let health = Health {
+        status: word,
+        checks: Some(checks),
+    };
+    (status, Json(health))
 }
 
 /// Prometheus metrics of this process (see [`crate::metrics`]).
+#[utoipa::path(get, path = "/metrics", tag = "monitoring",
+    responses((status = 200, description = "Prometheus text format 0.0.4",
+        content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     exposition(state.tasks.queue()).await
 }
 
 /// The metrics, with the queue's depth when there is a queue and it answers in time.
-async fn exposition(queue: Option<&Queue>) -> impl IntoResponse + use<> {
+pub async fn exposition(queue: Option<&Queue>) -> impl IntoResponse + use<> {
     let depth = match queue {
         Some(queue) => match tokio::time::timeout(DEPTH_TIMEOUT, queue.depth()).await {
             Ok(Ok(depth)) => Some(depth),
@@ -78,17 +109,4 @@ async fn exposition(queue: Option<&Queue>) -> impl IntoResponse + use<> {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::global().render(depth),
     )
-}
-
-/// What `worker` and `beat` serve on `metrics.listen`: `/metrics` and `/mon/ping`.
-pub fn process_router(queue: Option<Queue>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let queue = queue.clone();
-                async move { exposition(queue.as_ref()).await }
-            }),
-        )
-        .route("/mon/ping", get(ping))
 }

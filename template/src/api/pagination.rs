@@ -6,10 +6,17 @@ use crate::config::ApiSettings;
 use crate::controllers::{Page, Paged};
 
 /// The query parameters of a list route.
-#[derive(Debug, Default, Deserialize)]
+/// `?page=&per_page=`
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// From 1 (the default).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
+    /// Objects per page, 1 to `api.max_per_page` (100 by default); `api.default_per_page`
+    /// (20) when not given.
+    #[param(minimum = 1)]
     pub per_page: Option<u64>,
 }
 
@@ -36,10 +43,13 @@ impl PageQuery {
 }
 
 /// A page of objects with the links to its neighbours.
-#[derive(Debug, Serialize)]
+/// A page of a list, with links to its neighbours.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageBody<T> {
     pub objects: Vec<T>,
+    /// The next page's path and query, or null on the last page.
     pub next: Option<String>,
+    /// The previous page's path and query, or null on the first page.
     pub prev: Option<String>,
 }
 

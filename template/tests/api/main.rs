@@ -2,6 +2,7 @@
 mod background;
 mod beat;
 mod cli;
+mod docs;
 mod errors;
 mod helpers;
 mod listeners;

@@ -4,10 +4,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Json, Path, Query, RequestId};
 use crate::api::pagination::{PageBody, PageQuery};
+use crate::api::v1::tasks::TaskBody;
 use crate::app::AppState;
 use crate::controllers::persons::{self as controller, PersonChanges, PersonInput};
 use crate::models::person;
@@ -15,7 +17,7 @@ use crate::models::person;
 const COLLECTION: &str = "/v1/persons";
 
 /// A person as v1 shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PersonBody {
     pub id: i64,
     pub name: String,
@@ -37,15 +39,19 @@ impl From<person::Model> for PersonBody {
 }
 
 /// The body of `POST` and `PUT`: every field.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
+    /// 1 to 200 characters.
+    #[schema(example = "Ada Lovelace")]
     pub name: String,
+    /// 0 to 150.
+    #[schema(example = 36)]
     pub age: i32,
 }
 
 /// The body of `PATCH`: any of the fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
     pub name: Option<String>,
@@ -64,6 +70,11 @@ impl From<NewPerson> for PersonInput {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// `GET /v1/persons?page=&per_page=`
+#[utoipa::path(get, path = "/persons", tag = "persons", params(PageQuery),
+    responses(
+        (status = 200, description = "A page of persons, oldest first", body = PageBody<PersonBody>),
+        (status = 400, description = "Bad page or per_page", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
@@ -78,6 +89,12 @@ pub async fn list(
 }
 
 /// `GET /v1/people`: the old name of `GET /v1/persons`, deprecated.
+#[utoipa::path(get, path = "/people", tag = "persons", params(PageQuery),
+    responses(
+        (status = 200, description = "As `GET /v1/persons`, with deprecation headers", body = PageBody<PersonBody>),
+        (status = 400, description = "Bad page or per_page", body = ErrorBody),
+    ))]
+#[deprecated = "use GET /v1/persons"]
 pub async fn list_people(
     state: State<AppState>,
     query: Query<PageQuery>,
@@ -86,6 +103,14 @@ pub async fn list_people(
 }
 
 /// `POST /v1/persons`: 201 with the person and its `Location`.
+#[utoipa::path(post, path = "/persons", tag = "persons", request_body = NewPerson,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = PersonBody),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewPerson>,
@@ -103,6 +128,12 @@ pub async fn create(
 }
 
 /// `GET /v1/persons/{id}`
+#[utoipa::path(get, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "The person", body = PersonBody),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -112,6 +143,16 @@ pub async fn get(
 }
 
 /// `PUT /v1/persons/{id}`: replaces every field.
+#[utoipa::path(put, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    request_body = NewPerson,
+    responses(
+        (status = 200, description = "The person as replaced", body = PersonBody),
+        (status = 400, description = "Malformed JSON or id", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -122,6 +163,16 @@ pub async fn replace(
 }
 
 /// `PATCH /v1/persons/{id}`: changes the fields given.
+#[utoipa::path(patch, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    request_body = PersonPatch,
+    responses(
+        (status = 200, description = "The person as changed", body = PersonBody),
+        (status = 400, description = "Malformed JSON or id", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid values", body = ErrorBody),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -136,6 +187,12 @@ pub async fn update(
 }
 
 /// `DELETE /v1/persons/{id}`: 204.
+#[utoipa::path(delete, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+    ))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     controller::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -143,6 +200,13 @@ pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiRe
 
 /// `POST /v1/persons/{id}/birthday`: schedules a task adding a year to the person's age;
 /// 202 with the task, whose progress is at `Location`.
+#[utoipa::path(post, path = "/persons/{id}/birthday", tag = "persons", params(("id" = i64, Path)),
+    responses(
+        (status = 202, description = "Scheduled; `Location` is the task", body = TaskBody),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 503, description = "The task queue is unreachable", body = ErrorBody),
+    ))]
 pub async fn birthday(
     State(state): State<AppState>,
     Path(id): Path<i64>,

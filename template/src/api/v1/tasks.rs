@@ -6,22 +6,25 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::Path;
 use crate::app::AppState;
 use crate::controllers::tasks as controller;
 use crate::models::task::{self, State as TaskState};
 
 /// A task as v1 shows it.
-#[derive(Debug, Serialize)]
+/// A task and where it is in its life.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskBody {
     pub id: Uuid,
     pub name: String,
     pub state: TaskState,
+    #[schema(value_type = Object)]
     pub arguments: serde_json::Value,
     pub attempts: i32,
     pub max_retries: i32,
     pub last_error: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub result: Option<serde_json::Value>,
     pub chain_id: Option<Uuid>,
     pub chain_position: Option<i32>,
@@ -55,6 +58,13 @@ impl From<task::Model> for TaskBody {
 }
 
 /// `GET /v1/tasks/{id}`
+/// `GET /v1/tasks/{id}`
+#[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The task", body = TaskBody),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
