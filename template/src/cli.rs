@@ -32,6 +32,9 @@ enum Command {
     Config,
     /// Print the OpenAPI document of the API (JSON), as served at `/doc/openapi.json`.
     Openapi,
+    /// Exit 0 if URL (by default this config's `/mon/ping`) answers 2xx within 2 s: the
+    /// container health check, with no curl in the image.
+    Health { url: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +83,20 @@ pub fn run() -> ExitCode {
             print!("{}", settings.redacted_yaml());
             return ExitCode::SUCCESS;
         }
+        Command::Health { url } => {
+            let url = url.unwrap_or_else(|| {
+                // A server listening on every address answers on loopback.
+                let host = match settings.server.host.as_str() {
+                    "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+                    host => host,
+                };
+                format!("http://{host}:{}/mon/ping", settings.server.port)
+            });
+            return match health(&url) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(format!("{url}: {error}")),
+            };
+        }
         Command::Openapi => {
             return match api::openapi(&settings).to_pretty_json() {
                 Ok(json) => {
@@ -107,7 +124,7 @@ pub fn run() -> ExitCode {
             Command::Worker => worker(settings).await,
             Command::Beat => beat(settings).await,
             Command::Db(command) => run_db(settings, command).await,
-            Command::Config | Command::Openapi => Ok(()),
+            Command::Config | Command::Openapi | Command::Health { .. } => Ok(()),
         }
     });
     match outcome {
@@ -195,6 +212,38 @@ async fn print_status(conn: &sea_orm::DatabaseConnection) -> Result<(), BoxError
         println!("{} {name}", if applied { "applied" } else { "pending" });
     }
     Ok(())
+}
+
+/// One `GET` over plain HTTP/1.0; `Ok` for a 2xx status.
+fn health(url: &str) -> Result<(), BoxError> {
+    use std::io::{Read, Write};
+
+    let url = url::Url::parse(url)?;
+    if url.scheme() != "http" {
+        return Err("only http:// URLs are checked".into());
+    }
+    let host = url.host_str().ok_or("the URL has no host")?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let timeout = std::time::Duration::from_secs(2);
+    let address = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
+        .next()
+        .ok_or("the host has no address")?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {} HTTP/1.0\r\nHost: {host}\r\nX-Request-Id: healthcheck\r\n\r\n",
+        url.path()
+    )?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    let status = String::from_utf8_lossy(&head);
+    match status.split_whitespace().nth(1) {
+        Some(code) if code.starts_with('2') => Ok(()),
+        Some(code) => Err(format!("answered {code}").into()),
+        None => Err("answered something that is not HTTP".into()),
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

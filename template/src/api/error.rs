@@ -31,10 +31,20 @@ struct ErrorDetail<'a> {
     code: &'static str,
     /// What went wrong, for people.
     message: &'a str,
-    /// Per-field problems of a 422: `[{"field": "age", "message": "..."}]`.
+    /// Per-field problems of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Vec<FieldProblem>>)]
     details: Option<&'a serde_json::Value>,
+}
+
+/// One rejected field of a 422 (the shape of `controllers::FieldError`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+struct FieldProblem {
+    #[schema(example = "age")]
+    field: String,
+    #[schema(example = "must be between 0 and 150")]
+    message: String,
 }
 
 impl ApiError {

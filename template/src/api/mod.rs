@@ -49,14 +49,45 @@ fn documented(settings: &Settings) -> OpenApiRouter<AppState> {
     router
 }
 
-/// The OpenAPI document of the routes `settings` turn on (`foo openapi` prints it).
+/// Sets the documented `per_page` maximum to the configured one.
+fn document_limits(doc: &mut utoipa::openapi::OpenApi, settings: &Settings) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                if parameter.name != "per_page" {
+                    continue;
+                }
+                if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                    schema.maximum = Some(settings.api.max_per_page.into());
+                }
+            }
+        }
+    }
+}
+
+/// The OpenAPI document of the routes `settings` turn on (the `openapi` command prints it).
 pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
-    documented(settings).into_openapi()
+    let mut doc = documented(settings).into_openapi();
+    document_limits(&mut doc, settings);
+    doc
 }
 
 /// Every route of the service, the docs at `/doc` (and `/doc/openapi.json`) included.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = documented(&state.settings).split_for_parts();
+    let (router, mut openapi) = documented(&state.settings).split_for_parts();
+    document_limits(&mut openapi, &state.settings);
     // Swagger UI's files are built into the binary; nothing is fetched from elsewhere.
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)

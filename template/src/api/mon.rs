@@ -84,7 +84,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     (status, Json(health))
 }
 
-/// Prometheus metrics of this process (see [`crate::metrics`]).
+/// Prometheus metrics of this process: requests, latency, tasks, queue depth.
 #[utoipa::path(get, path = "/metrics", tag = "monitoring",
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain", body = String)))]

@@ -6,13 +6,17 @@ use crate::config::ApiSettings;
 use crate::controllers::{Page, Paged};
 
 /// The query parameters of a list route.
+/// The last page number a client may ask for (documented): with the largest possible
+/// `per_page`, its offset still fits the database's 64-bit integers.
+pub const MAX_PAGE: u64 = 922_337_203_685_477;
+
 /// `?page=&per_page=`
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// From 1 (the default).
-    #[param(minimum = 1)]
+    /// From 1 (the default). Pages past the end are empty.
+    #[param(minimum = 1, maximum = 922_337_203_685_477_i64)]
     pub page: Option<u64>,
     /// Objects per page, 1 to `api.max_per_page` (100 by default); `api.default_per_page`
     /// (20) when not given.
@@ -35,7 +39,7 @@ impl PageQuery {
         let fits = (number.saturating_sub(1))
             .checked_mul(per_page)
             .is_some_and(|offset| offset <= i64::MAX as u64);
-        if number == 0 || !fits {
+        if number == 0 || number > MAX_PAGE || !fits {
             return Err(ApiError::bad_request("page must be a positive page number"));
         }
         Ok(Page { number, per_page })

@@ -32,6 +32,8 @@ pub struct PersonChanges {
 }
 
 fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
+    // The length counts as given (the documented limit), spaces around included.
+    let length = name.chars().count();
     let name = name.trim();
     if name.is_empty() {
         errors.push(FieldError::new("name", "must not be empty"));
@@ -40,7 +42,7 @@ fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
             "name",
             "must not contain control characters",
         ));
-    } else if name.chars().count() > NAME_MAX_CHARS {
+    } else if length > NAME_MAX_CHARS {
         errors.push(FieldError::new(
             "name",
             format!("must be at most {NAME_MAX_CHARS} characters"),

@@ -2,6 +2,7 @@
 mod background;
 mod beat;
 mod cli;
+mod docker;
 mod docs;
 mod errors;
 mod helpers;
@@ -11,6 +12,7 @@ mod metrics;
 mod mon;
 mod persons;
 mod queue;
+mod schema;
 mod sentry;
 mod service;
 mod shutdown;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{Json, Path, Query, RequestId};
+use crate::api::extract::{Json, Path, Query, RequestId, whole};
 use crate::api::pagination::{PageBody, PageQuery};
 use crate::api::v1::tasks::TaskBody;
 use crate::app::AppState;
@@ -42,11 +42,17 @@ impl From<person::Model> for PersonBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
-    /// 1 to 200 characters.
-    #[schema(example = "Ada Lovelace")]
+    /// Up to 200 characters, not blank, no control characters; kept trimmed. (The
+    /// pattern: one character that is not a space, and no control characters.)
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
-    /// 0 to 150.
-    #[schema(example = 36)]
+    #[schema(example = 36, minimum = 0, maximum = 150)]
+    #[serde(deserialize_with = "whole::i32")]
     pub age: i32,
 }
 
@@ -54,7 +60,15 @@ pub struct NewPerson {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
+    /// As in `NewPerson`.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
+    #[schema(minimum = 0, maximum = 150)]
+    #[serde(default, deserialize_with = "whole::optional_i32")]
     pub age: Option<i32>,
 }
 

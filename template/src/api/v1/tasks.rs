@@ -57,8 +57,7 @@ impl From<task::Model> for TaskBody {
     }
 }
 
-/// `GET /v1/tasks/{id}`
-/// `GET /v1/tasks/{id}`
+/// `GET /v1/tasks/{id}`: a task's state, attempts, last error and result.
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The task", body = TaskBody),
