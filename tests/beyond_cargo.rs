@@ -125,7 +125,12 @@ pub fn fuzz_the_api(package: &str) {
     );
     eprintln!(
         "schemathesis: {} in {:?}",
-        output.lines().rev().find(|l| l.contains("generated")).unwrap_or("done").trim(),
+        output
+            .lines()
+            .rev()
+            .find(|l| l.contains("generated"))
+            .unwrap_or("done")
+            .trim(),
         started.elapsed()
     );
 }
@@ -141,7 +146,12 @@ pub fn docs_render_in_a_browser(package: &str) {
     let browser = |extra: &[String]| {
         let mut command = Command::new(&chromium);
         command
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+            ])
             .args(["--no-first-run", "--disable-background-networking"])
             .args(["--disable-component-update", "--disable-sync"])
             // Nothing but the service resolves: a CDN asset would not load.
@@ -160,7 +170,10 @@ pub fn docs_render_in_a_browser(package: &str) {
             &dom[..dom.len().min(3000)]
         );
     }
-    assert!(dom.contains("opblock-summary-method"), "operations are rendered");
+    assert!(
+        dom.contains("opblock-summary-method"),
+        "operations are rendered"
+    );
     let artifacts = shared_target_dir().join("artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts folder");
     let screenshot = artifacts.join(format!("{package}-doc.png"));
@@ -172,6 +185,10 @@ pub fn docs_render_in_a_browser(package: &str) {
         "chromium --screenshot",
     );
     let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "a screenshot of the docs at {}", screenshot.display());
+    assert!(
+        size > 10_000,
+        "a screenshot of the docs at {}",
+        screenshot.display()
+    );
     eprintln!("docs screenshot: {}", screenshot.display());
 }

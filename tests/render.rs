@@ -103,7 +103,11 @@ fn rendered(name: &str, package: &str, into: &Path) -> std::path::PathBuf {
     let workflow = ".github/workflows/ci.yml";
     let original = std::fs::read_to_string(repo_root().join("template").join(workflow))
         .expect("the template's workflow");
-    assert_eq!(read(&project, workflow), original, "{workflow} is copied as is");
+    assert_eq!(
+        read(&project, workflow),
+        original,
+        "{workflow} is copied as is"
+    );
     assert!(original.contains("${{ github.sha }}"));
     let dockerfile = read(&project, "Dockerfile");
     assert!(

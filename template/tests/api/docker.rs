@@ -73,7 +73,8 @@ fn a_whole_config_can_come_base64_encoded_in_one_variable() {
 
 #[test]
 fn bad_invocations_say_why_and_run_nothing() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 3] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 3] = [
         (&["main"], &[], "main needs a command"),
         (&["cron"], &[], "unknown role \"cron\""),
         (
