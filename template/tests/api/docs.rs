@@ -27,7 +27,8 @@ fn concrete(path: &str, operation: &Value) -> String {
             Some("uuid") => "00000000-0000-4000-8000-000000000000",
             _ => "1",
         };
-        concrete = concrete.replace(&format!("{{{name}}}"), value);
+        let template = ["{", name, "}"].concat();
+        concrete = concrete.replace(&template, value);
     }
     concrete
 }
