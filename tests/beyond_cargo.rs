@@ -62,12 +62,14 @@ struct Service {
 }
 
 impl Service {
-    fn start(package: &str) -> Self {
+    fn start(project: &Path, package: &str) -> Self {
         let binary = shared_target_dir().join("debug").join(package);
         let dir = tempfile::tempdir().expect("temp dir");
         let database = format!("sqlite://{}/api.db?mode=rwc", dir.path().display());
         let mut child = Command::new(&binary)
             .arg("serve")
+            // Its config/ folder is read from the working folder.
+            .current_dir(project)
             .env("APP_ENV", "test")
             .env("APP__DATABASE__URL", database)
             .env("APP__SERVER__PORT", "0")
@@ -106,11 +108,11 @@ impl Drop for Service {
 }
 
 /// schemathesis against the running API: no 5xx, answers as documented.
-pub fn fuzz_the_api(package: &str) {
+pub fn fuzz_the_api(project: &Path, package: &str) {
     let Some(st) = tool("st", "the API fuzzing (schemathesis)") else {
         return;
     };
-    let service = Service::start(package);
+    let service = Service::start(project, package);
     let started = Instant::now();
     // A fixed seed: the same cases at each run, so that CI is repeatable. Stateful
     // testing is off: it links `id`s across resources (a person's id into /v1/tasks/{id},
@@ -137,11 +139,11 @@ pub fn fuzz_the_api(package: &str) {
 
 /// Headless Chromium opens `/doc` with every outside host unresolvable: the operations
 /// must render from what the binary serves. Keeps a screenshot in the target folder.
-pub fn docs_render_in_a_browser(package: &str) {
+pub fn docs_render_in_a_browser(project: &Path, package: &str) {
     let Some(chromium) = tool("chromium", "the docs page in a browser") else {
         return;
     };
-    let service = Service::start(package);
+    let service = Service::start(project, package);
     let profile = tempfile::tempdir().expect("profile dir");
     let browser = |extra: &[String]| {
         let mut command = Command::new(&chromium);

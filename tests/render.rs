@@ -150,8 +150,8 @@ fn renders_and_passes_its_own_checks(name: &str, package: &str) {
     if package == "acme-billing" {
         // Once is enough: these do not depend on the name.
         beyond_cargo::lint(&project);
-        beyond_cargo::fuzz_the_api(package);
-        beyond_cargo::docs_render_in_a_browser(package);
+        beyond_cargo::fuzz_the_api(&project, package);
+        beyond_cargo::docs_render_in_a_browser(&project, package);
     }
 }
 
