@@ -171,3 +171,27 @@ async fn worker_and_beat_without_redis_say_what_is_missing() {
         assert!(stderr.contains("redis.url"), "{command}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn health_exits_zero_only_when_the_service_answers() {
+    let app = crate::helpers::spawn_app().await;
+    let ping = app.url("/mon/ping");
+
+    // Run off the test's runtime: the service answering lives on it.
+    let answered = tokio::task::spawn_blocking(move || run(&["health", &ping], &[]))
+        .await
+        .expect("ran");
+    assert!(answered.status.success(), "{answered:?}");
+
+    let missing = app.url("/no/such/route");
+    let not_found = tokio::task::spawn_blocking(move || run(&["health", &missing], &[]))
+        .await
+        .expect("ran");
+    assert!(!not_found.status.success());
+    assert!(String::from_utf8_lossy(&not_found.stderr).contains("answered 404"));
+
+    // Nothing listens on port 1.
+    let down = run(&["health", "http://127.0.0.1:1/mon/ping"], &[]);
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains("127.0.0.1:1"));
+}
