@@ -8,8 +8,9 @@
 #
 # Configuration comes from the environment: APP_ENV (prod by default in the image),
 # APP__SECTION__KEY variables, a file named by APP_CONFIG, or a whole YAML document in
-# APP_CONFIG_YAML, which the service reads itself (no file is written). Where a platform
-# mangles multi-line values, give the document base64-encoded in APP_CONFIG_YAML_B64.
+# APP_CONFIG_YAML, or base64-encoded in APP_CONFIG_YAML_B64 where a platform mangles
+# multi-line values. The service reads them itself (no file is written), so the image's
+# health check (`foo health`, run outside this script) sees the same configuration.
 set -eu
 
 bin=${APP_BIN:-foo}
@@ -17,15 +18,6 @@ bin=${APP_BIN:-foo}
 usage() {
     echo "usage: entrypoint.sh api | worker | beat | main COMMAND [ARGS...]" >&2
 }
-
-if [ -n "${APP_CONFIG_YAML_B64:-}" ]; then
-    if ! APP_CONFIG_YAML=$(printf '%s' "$APP_CONFIG_YAML_B64" | base64 -d 2>/dev/null); then
-        echo "entrypoint: APP_CONFIG_YAML_B64 is not valid base64" >&2
-        exit 64
-    fi
-    export APP_CONFIG_YAML
-    unset APP_CONFIG_YAML_B64
-fi
 
 role=${1:-api}
 if [ "$#" -gt 0 ]; then

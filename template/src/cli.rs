@@ -84,18 +84,20 @@ pub fn run() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Health { url } => {
-            let url = url.unwrap_or_else(|| {
-                // A server listening on every address answers on loopback.
-                let host = match settings.server.host.as_str() {
-                    "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
-                    host => host,
-                };
-                format!("http://{host}:{}/mon/ping", settings.server.port)
-            });
-            return match health(&url) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => fail(format!("{url}: {error}")),
+            // By default the API's port, then `metrics.listen` (worker and beat containers
+            // share the image's health check): healthy when either answers.
+            let urls = match url {
+                Some(url) => vec![url],
+                None => default_health_urls(&settings),
             };
+            let mut failures = Vec::new();
+            for url in &urls {
+                match health(url) {
+                    Ok(()) => return ExitCode::SUCCESS,
+                    Err(error) => failures.push(format!("{url}: {error}")),
+                }
+            }
+            return fail(failures.join("; "));
         }
         Command::Openapi => {
             return match api::openapi(&settings).to_pretty_json() {
@@ -214,6 +216,40 @@ async fn print_status(conn: &sea_orm::DatabaseConnection) -> Result<(), BoxError
     Ok(())
 }
 
+/// `/mon/ping` on the API's port, then on `metrics.listen` when set; a listener on every
+/// address is reached on loopback.
+fn default_health_urls(settings: &Settings) -> Vec<String> {
+    let local = |host: std::net::IpAddr| -> String {
+        match host {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".into(),
+            ip if ip.is_unspecified() => "[::1]".into(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    let api_host = match settings.server.host.parse::<std::net::IpAddr>() {
+        Ok(ip) => local(ip),
+        Err(_) => settings.server.host.clone(),
+    };
+    let mut urls = vec![format!(
+        "http://{api_host}:{}/mon/ping",
+        settings.server.port
+    )];
+    if let Some(Ok(address)) = settings
+        .metrics
+        .listen
+        .as_deref()
+        .map(str::parse::<std::net::SocketAddr>)
+    {
+        urls.push(format!(
+            "http://{}:{}/mon/ping",
+            local(address.ip()),
+            address.port()
+        ));
+    }
+    urls
+}
+
 /// One `GET` over plain HTTP/1.0; `Ok` for a 2xx status.
 fn health(url: &str) -> Result<(), BoxError> {
     use std::io::{Read, Write};
@@ -223,10 +259,10 @@ fn health(url: &str) -> Result<(), BoxError> {
         return Err("only http:// URLs are checked".into());
     }
     let host = url.host_str().ok_or("the URL has no host")?;
-    let port = url.port_or_known_default().unwrap_or(80);
     let timeout = std::time::Duration::from_secs(2);
-    let address = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?
-        .next()
+    let address = *url
+        .socket_addrs(|| Some(80))?
+        .first()
         .ok_or("the host has no address")?;
     let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
     stream.set_read_timeout(Some(timeout))?;

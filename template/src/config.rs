@@ -2,7 +2,8 @@
 //!
 //! Sources, later ones winning: built-in defaults < `config/default.yaml` <
 //! `config/{APP_ENV}.yaml` < the file named by `APP_CONFIG` < the YAML document in
-//! `APP_CONFIG_YAML` < `APP__SECTION__KEY` environment variables.
+//! `APP_CONFIG_YAML` (or base64-encoded in `APP_CONFIG_YAML_B64`) <
+//! `APP__SECTION__KEY` environment variables.
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ pub const ENV_VAR: &str = "APP_ENV";
 pub const FILE_VAR: &str = "APP_CONFIG";
 /// Holds a whole YAML document, for containers that get their config from one variable.
 pub const YAML_VAR: &str = "APP_CONFIG_YAML";
+/// The same document base64-encoded, for platforms where multi-line values are awkward.
+pub const YAML_BASE64_VAR: &str = "APP_CONFIG_YAML_B64";
 /// Names the folder of `default.yaml` and the environment files (`config` by default).
 pub const DIR_VAR: &str = "APP_CONFIG_DIR";
 /// Prefix of the variables that override single keys: `APP__DATABASE__URL`.
@@ -468,6 +471,21 @@ impl Settings {
             figment = figment.merge(Yaml::file_exact(readable_file(Path::new(&path))?));
         }
         if let Some(document) = var(YAML_VAR) {
+            figment = figment.merge(Yaml::string(&document));
+        }
+        if let Some(encoded) = var(YAML_BASE64_VAR) {
+            use base64::Engine;
+
+            let compact: String = encoded.split_whitespace().collect();
+            let document = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{YAML_BASE64_VAR} is not base64-encoded UTF-8 text"
+                    ))
+                })?;
             figment = figment.merge(Yaml::string(&document));
         }
         figment = figment.merge(overrides(vars));
@@ -976,6 +994,15 @@ mod tests {
             load(&[("APP__SENTRY__DSN", "https://public@sentry.example.com/42")]).expect("loads");
         let yaml = settings.redacted_yaml();
         assert!(!yaml.contains("sentry.example.com"), "{yaml}");
+    }
+
+    #[test]
+    fn a_yaml_document_may_come_base64_encoded() {
+        // "server:\n  port: 9999\n"
+        let settings = load(&[(YAML_BASE64_VAR, "c2VydmVyOgogIHBvcnQ6IDk5OTkK")]).expect("loads");
+        assert_eq!(settings.server.port, 9999);
+        let error = load(&[(YAML_BASE64_VAR, "%%% not base64")]).expect_err("refused");
+        assert!(error.to_string().contains(YAML_BASE64_VAR), "{error}");
     }
 
     #[test]

@@ -289,11 +289,12 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Resident memory from `/proc/self/statm` (Linux only).
+/// Resident memory, `VmRSS` of `/proc/self/status` (Linux only; whatever the page size).
 fn resident_memory() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -108,7 +108,8 @@ async fn schedule(
 
     if let Err(error) = tasks.submit(messages).await {
         // Not queued, so never run: say so in the rows rather than leave them pending.
-        tracing::error!(%error, "cannot queue tasks");
+        // A warning: the caller turns the error into its own ERROR (one report each).
+        tracing::warn!(%error, "cannot queue tasks");
         let _ = fail_unqueued(&tasks.db, &ids, &error.to_string()).await;
         return Err(Error::Unavailable(error.to_string()));
     }

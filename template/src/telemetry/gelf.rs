@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::record::Record;
+use super::record::{Record, outside_sinks};
 use super::syslog::severity;
 
 /// Writes each event as one GELF message.
@@ -73,8 +73,10 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let message = self.format(&Record::new(event, &ctx));
-        let _ = self.writer.make_writer().write_all(&message);
+        outside_sinks(event.metadata().target(), || {
+            let message = self.format(&Record::new(event, &ctx));
+            let _ = self.writer.make_writer().write_all(&message);
+        });
     }
 }
 

@@ -77,6 +77,13 @@ type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
 ///
 /// When a subscriber is already installed (tests build several apps) nothing changes.
 pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
+    if tracing::dispatcher::has_been_set() {
+        // No second set of sink threads, sockets or Sentry client.
+        return Ok(Telemetry {
+            _queues: Vec::new(),
+            _sentry: None,
+        });
+    }
     let log = &settings.log;
     let hostname = hostname();
     let service = env!("CARGO_PKG_NAME");
@@ -254,11 +261,13 @@ where
     match format {
         LogFormat::Pretty => layer.pretty().boxed(),
         LogFormat::Compact => layer.compact().boxed(),
+        // Every span's fields (`spans`, outermost first): the request id stays on lines
+        // written inside nested spans.
         LogFormat::Json => layer
             .json()
             .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .with_current_span(false)
+            .with_span_list(true)
             .boxed(),
     }
 }

@@ -20,6 +20,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Waits between reconnection attempts grow from the first to the second.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(10));
+/// A connection open this long counts as working: its failure is retried at once, and
+/// its first successful write resets the back-off.
+const STEADY: Duration = Duration::from_secs(1);
+/// Problems with a sink's server are said on stderr at most this often.
+const NOTICE_EVERY: Duration = Duration::from_secs(10);
 /// The largest datagram sent; longer records are cut.
 const MAX_DATAGRAM: usize = 65_000;
 
@@ -269,6 +274,10 @@ pub struct Reconnecting {
     backoff: Duration,
     lost: Arc<Lost>,
     frame: Vec<u8>,
+    /// When the current connection was opened.
+    opened_at: Instant,
+    /// When the last problem was said on stderr.
+    noticed: Option<Instant>,
 }
 
 impl Reconnecting {
@@ -281,6 +290,8 @@ impl Reconnecting {
             backoff: BACKOFF.0,
             lost,
             frame: Vec::new(),
+            opened_at: Instant::now(),
+            noticed: None,
         }
     }
 
@@ -312,16 +323,52 @@ impl Reconnecting {
             let Some(connection) = self.connection() else {
                 return false;
             };
-            if !connection.is_closed() && connection.send(frame).is_ok() {
-                return true;
+            let error = if connection.is_closed() {
+                io::Error::from(io::ErrorKind::ConnectionReset)
+            } else {
+                match connection.send(frame) {
+                    Ok(()) => {
+                        if self.opened_at.elapsed() >= STEADY {
+                            self.backoff = BACKOFF.0;
+                        }
+                        return true;
+                    }
+                    Err(error) => error,
+                }
+            };
+            if matches!(connection, Connection::Udp(_))
+                && error.kind() == io::ErrorKind::ConnectionRefused
+            {
+                // Nothing listens (an ICMP answer to an earlier datagram): the line is
+                // lost, the socket is fine.
+                return false;
             }
             self.connection = None;
-            eprintln!(
-                "log sink {}: lost the connection to {}; reconnecting",
-                self.sink, self.transport
-            );
+            self.notice(&format!(
+                "lost the connection to {}: {error}",
+                self.transport
+            ));
+            if self.opened_at.elapsed() < STEADY {
+                // A server that hangs up at once is retried with back-off, not per line.
+                self.retry_at = Some(Instant::now() + self.backoff);
+                self.backoff = (self.backoff * 2).min(BACKOFF.1);
+                return false;
+            }
         }
         false
+    }
+
+    /// Says `what` on stderr (not through tracing, which would loop), at most once per
+    /// [`NOTICE_EVERY`].
+    fn notice(&mut self, what: &str) {
+        if self.noticed.is_some_and(|at| at.elapsed() < NOTICE_EVERY) {
+            return;
+        }
+        self.noticed = Some(Instant::now());
+        eprintln!(
+            "log sink {}: {what}; lines are dropped (and counted) until it answers",
+            self.sink
+        );
     }
 
     /// The open connection, or a new one unless the last attempt failed too recently.
@@ -332,20 +379,15 @@ impl Reconnecting {
             }
             match Connection::open(&self.transport) {
                 Ok(connection) => {
-                    if self.retry_at.take().is_some() {
+                    if self.retry_at.take().is_some() || self.noticed.is_some() {
                         eprintln!("log sink {}: connected to {}", self.sink, self.transport);
+                        self.noticed = None;
                     }
-                    self.backoff = BACKOFF.0;
+                    self.opened_at = Instant::now();
                     self.connection = Some(connection);
                 }
                 Err(error) => {
-                    if self.retry_at.is_none() {
-                        eprintln!(
-                            "log sink {}: cannot connect to {}: {error}; lines are dropped \
-                             (and counted) until it answers",
-                            self.sink, self.transport
-                        );
-                    }
+                    self.notice(&format!("cannot connect to {}: {error}", self.transport));
                     self.retry_at = Some(Instant::now() + self.backoff);
                     self.backoff = (self.backoff * 2).min(BACKOFF.1);
                     return None;

@@ -8,6 +8,24 @@ use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
+thread_local! {
+    /// Set while this thread writes to a network sink: events raised meanwhile (by
+    /// rustls during a handshake, say) are not sent to the sinks again, which would
+    /// re-enter a blocking sink's lock or feed an endless loop.
+    static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `write` unless this thread is already writing to a sink; events of the
+/// connection code itself (`rustls` ...) are never sent to network sinks.
+pub fn outside_sinks(target: &str, write: impl FnOnce()) {
+    if target.starts_with("rustls") || WRITING.with(std::cell::Cell::get) {
+        return;
+    }
+    WRITING.with(|writing| writing.set(true));
+    write();
+    WRITING.with(|writing| writing.set(false));
+}
+
 /// Named values, in the order they were recorded.
 pub type Fields = Vec<(&'static str, Value)>;
 

@@ -9,7 +9,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::net::{Address, Framing, Transport};
-use super::record::{Record, text};
+use super::record::{Record, outside_sinks, text};
 
 /// Where the messages go, from `udp://host:port`, `tcp://host:port` or `unix:///dev/log`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +111,10 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let line = self.format(&Record::new(event, &ctx));
-        let _ = self.writer.make_writer().write_all(line.as_bytes());
+        outside_sinks(event.metadata().target(), || {
+            let line = self.format(&Record::new(event, &ctx));
+            let _ = self.writer.make_writer().write_all(line.as_bytes());
+        });
     }
 }
 

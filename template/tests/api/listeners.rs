@@ -72,37 +72,32 @@ pub enum Framing {
     OctetCounting,
 }
 
-/// A TCP log input that can be stopped (it closes every connection) and started again
-/// on the same port.
+/// A TCP log input that can go down (it closes every connection and hangs up on new
+/// ones, keeping its port so that no other test takes it) and come back.
 pub struct TcpInput {
     pub address: SocketAddr,
     pub inbox: Inbox,
-    framing: Framing,
-    stop: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
+    closed: Arc<AtomicBool>,
 }
 
 impl TcpInput {
     pub fn start(framing: Framing) -> Self {
-        Self::start_on(
-            "127.0.0.1:0".parse().expect("address"),
-            framing,
-            Inbox::default(),
-        )
-    }
-
-    fn start_on(address: SocketAddr, framing: Framing, inbox: Inbox) -> Self {
-        let listener = TcpListener::bind(address).expect("bind TCP");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind TCP");
         let address = listener.local_addr().expect("address");
         listener.set_nonblocking(true).expect("nonblocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stopped, received) = (stop.clone(), inbox.clone());
+        let inbox = Inbox::default();
+        let down = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        let (is_down, is_closed, received) = (down.clone(), closed.clone(), inbox.clone());
         std::thread::spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
+            while !is_closed.load(Ordering::Relaxed) {
                 match listener.accept() {
+                    Ok((stream, _)) if is_down.load(Ordering::Relaxed) => drop(stream),
                     Ok((stream, _)) => {
-                        let (stopped, received) = (stopped.clone(), received.clone());
+                        let (is_down, received) = (is_down.clone(), received.clone());
                         std::thread::spawn(move || {
-                            read_records(stream, framing, &stopped, &received)
+                            read_records(stream, framing, &is_down, &received)
                         });
                     }
                     Err(error) if error.kind() == ErrorKind::WouldBlock => {
@@ -115,27 +110,28 @@ impl TcpInput {
         Self {
             address,
             inbox,
-            framing,
-            stop,
+            down,
+            closed,
         }
     }
 
-    /// Closes the port and every connection, as a server going down does.
+    /// Goes down as a server does: every connection closed, new ones hung up on.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.down.store(true, Ordering::Relaxed);
         // Let the threads notice (they poll every 10-50 ms).
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    /// Listens again on the same port, keeping the inbox.
-    pub fn restart(&self) -> Self {
-        Self::start_on(self.address, self.framing, self.inbox.clone())
+    /// Comes back on the same port, keeping the inbox.
+    pub fn restart(&self) {
+        self.down.store(false, Ordering::Relaxed);
     }
 }
 
 impl Drop for TcpInput {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.down.store(true, Ordering::Relaxed);
+        self.closed.store(true, Ordering::Relaxed);
     }
 }
 

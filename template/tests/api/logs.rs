@@ -111,8 +111,8 @@ async fn gelf_and_syslog_servers_that_come_back_are_reconnected_to() {
     for _ in 0..5 {
         assert_eq!(get_with_id(&address, "/mon/ping", "while-down").await, 200);
     }
-    let gelf = gelf.restart();
-    let syslog = syslog.restart();
+    gelf.restart();
+    syslog.restart();
 
     // Each request logs a line; the sinks retry with a growing back-off (at most 10 s).
     let after = format!("after-{}", Uuid::new_v4());
@@ -166,14 +166,21 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
     )
     .await;
 
-    let stalled_run = load(&client, &address).await;
-    let healthy_run = load(&client, &healthy_address).await;
+    let (stalled_run, slowest) = load(&client, &address).await;
+    let (healthy_run, _) = load(&client, &healthy_address).await;
 
-    // A measurement for the record, not a pass/fail threshold (benchmarks do those).
+    // A measurement for the record, not a speed target (benchmarks do those).
     crate::helpers::notice(&format!(
         "2,000 requests, 8 clients, 16 kB GELF lines: to a stalled server {stalled_run}; \
          to a server that reads {healthy_run}"
     ));
+    // Not a speed target: a request that waited on the stalled server would wait out the
+    // sink's 2 s write timeout; none comes close.
+    assert!(
+        slowest < Duration::from_millis(1500),
+        "a request waited {slowest:?} behind the stalled log server"
+    );
+
     let metrics = client
         .get(format!("{address}/metrics"))
         .send()
@@ -195,8 +202,9 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
         .await;
 }
 
-/// Sends 2,000 pings from 8 clients; all must succeed. Returns the timings, as text.
-async fn load(client: &reqwest::Client, address: &str) -> String {
+/// Sends 2,000 pings from 8 clients; all must succeed. Returns the timings, as text, and
+/// the slowest request.
+async fn load(client: &reqwest::Client, address: &str) -> (String, Duration) {
     let started = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..8 {
@@ -218,13 +226,14 @@ async fn load(client: &reqwest::Client, address: &str) -> String {
     }
     latencies.sort();
     let percentile = |p: usize| latencies[latencies.len() * p / 100 - 1];
-    format!(
-        "{:?} in all, p50 {:?}, p99 {:?}, max {:?}",
+    let slowest = latencies[latencies.len() - 1];
+    let text = format!(
+        "{:?} in all, p50 {:?}, p99 {:?}, max {slowest:?}",
         started.elapsed(),
         percentile(50),
         percentile(99),
-        latencies[latencies.len() - 1]
-    )
+    );
+    (text, slowest)
 }
 
 #[tokio::test]
@@ -337,7 +346,7 @@ async fn the_file_sink_writes_json_lines_with_the_request_id() {
     };
     let record: Value = serde_json::from_str(&line).expect("a JSON line");
     assert_eq!(
-        record["span"]["request_id"],
+        record["spans"][0]["request_id"],
         request_id.as_str(),
         "{record}"
     );
