@@ -280,6 +280,20 @@ impl TaskWorld {
     }
 }
 
+/// A `serve` process on a free port with its own database, plus `vars`; and its
+/// `http://host:port`.
+pub async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process, String) {
+    let mut env = vec![
+        ("APP__DATABASE__URL".to_owned(), database.url.clone()),
+        ("APP__DATABASE__AUTO_MIGRATE".to_owned(), "true".to_owned()),
+        ("APP__SERVER__PORT".to_owned(), "0".to_owned()),
+    ];
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    let process = Process::start("serve", &env);
+    let address = process.address("serving").await;
+    (process, address)
+}
+
 /// A service process (`worker`, `beat`, `serve`) whose output goes to a file.
 pub struct Process {
     child: Child,

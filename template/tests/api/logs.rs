@@ -6,25 +6,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::background::Process;
+use crate::background::serve;
 use crate::helpers::TestDatabase;
 use crate::listeners::{Framing, StalledInput, TcpInput, UdpInput};
 
 /// The service's name: the default syslog APP-NAME.
 const SERVICE: &str = env!("CARGO_PKG_NAME");
-
-/// A `serve` process on a free port with its own database, plus `vars`.
-async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process, String) {
-    let mut env = vec![
-        ("APP__DATABASE__URL".to_owned(), database.url.clone()),
-        ("APP__DATABASE__AUTO_MIGRATE".to_owned(), "true".to_owned()),
-        ("APP__SERVER__PORT".to_owned(), "0".to_owned()),
-    ];
-    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    let process = Process::start("serve", &env);
-    let address = process.address("serving").await;
-    (process, address)
-}
 
 async fn get_with_id(address: &str, path: &str, request_id: &str) -> reqwest::StatusCode {
     reqwest::Client::new()

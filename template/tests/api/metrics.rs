@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::background::{Process, TaskWorld, TestRedis};
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::background::{Process, TaskWorld, TestRedis, serve};
+use crate::helpers::{TestDatabase, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_many, schedule_task};
 use crate::service::tasks::TaskCall;
 use crate::service::tasks::maintenance::Ping;
@@ -19,8 +19,11 @@ fn sample(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(app: &TestApp) -> String {
-    let response = app.get("/metrics").await;
+/// `GET {address}/metrics`, checked to be Prometheus text.
+async fn scrape(address: &str) -> String {
+    let response = reqwest::get(format!("{address}/metrics"))
+        .await
+        .expect("scraped");
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -30,65 +33,74 @@ async fn scrape(app: &TestApp) -> String {
     response.text().await.expect("text")
 }
 
-const PERSON_404: &str =
-    r#"http_requests_total{method="GET",route="/v1/persons/{id}",status="404"}"#;
-const PERSON_LATENCY: &str =
-    r#"http_request_duration_seconds_count{method="GET",route="/v1/persons/{id}"}"#;
+/// `name{labels}`.
+fn series(name: &str, labels: &str) -> String {
+    [name, "{", labels, "}"].concat()
+}
+
+// The counters are per process: these tests run a `serve` process of their own, so the
+// counts are exact.
 
 #[tokio::test]
 async fn requests_are_counted_by_route_template_and_status() {
-    let app = spawn_app().await;
-    let before = scrape(&app).await;
-    let missing = format!("/v1/persons/{}", 900_000_000 + rand_suffix());
+    let database = TestDatabase::create().await;
+    let (_service, address) = serve(&database, &[]).await;
+    let client = reqwest::Client::new();
     let unknown = format!("/no/such/route-{}", Uuid::new_v4());
 
-    assert_eq!(app.get(&missing).await.status(), 404);
-    assert_eq!(app.get(&unknown).await.status(), 404);
+    for n in 0..3 {
+        let url = format!("{address}/v1/persons/{}", 900_000_000 + n);
+        assert_eq!(client.get(url).send().await.expect("sent").status(), 404);
+    }
+    for _ in 0..2 {
+        let response = client.get(format!("{address}{unknown}")).send().await;
+        assert_eq!(response.expect("sent").status(), 404);
+    }
 
-    let after = scrape(&app).await;
-    // The counters are the process's: other tests add to them, never take away.
-    assert!(
-        sample(&after, PERSON_404) >= sample(&before, PERSON_404) + 1.0,
-        "{after}"
-    );
-    assert!(sample(&after, PERSON_LATENCY) >= sample(&before, PERSON_LATENCY) + 1.0);
-    let unmatched = r#"http_requests_total{method="GET",route="unmatched",status="404"}"#;
-    assert!(
-        sample(&after, unmatched) >= sample(&before, unmatched) + 1.0,
-        "{after}"
-    );
-    assert!(!after.contains(&missing), "raw paths are not labels");
-    assert!(!after.contains(&unknown), "raw paths are not labels");
-    assert!(after.contains("# TYPE http_request_duration_seconds histogram"));
+    let text = scrape(&address).await;
+    let person = r#"method="GET",route="/v1/persons/{id}""#;
+    let count = |name: &str, labels: &str| sample(&text, &series(name, labels));
+    let not_found = format!("{person},status=\"404\"");
+    assert_eq!(count("http_requests_total", &not_found), 3.0, "{text}");
+    assert_eq!(count("http_request_duration_seconds_count", person), 3.0);
+    let all = format!("{person},le=\"+Inf\"");
+    assert_eq!(count("http_request_duration_seconds_bucket", &all), 3.0);
+    let unmatched = r#"method="GET",route="unmatched",status="404""#;
+    assert_eq!(count("http_requests_total", unmatched), 2.0, "{text}");
+    assert!(!text.contains("900000000"), "raw paths are not labels");
+    assert!(!text.contains(&unknown), "raw paths are not labels");
+    assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
 }
 
 #[tokio::test]
 async fn tasks_are_counted_by_outcome() {
-    let app = spawn_app().await;
-    let person = app.create_person("Ada", 36).await;
-    let scheduled = r#"tasks_scheduled_total{task="persons.add_one_year"}"#;
-    let succeeded = r#"tasks_succeeded_total{task="persons.add_one_year"}"#;
-    let before = scrape(&app).await;
-
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/persons/{}/birthday", person["id"])))
+    let database = TestDatabase::create().await;
+    // Tasks run in-process in the test configuration.
+    let (_service, address) = serve(&database, &[]).await;
+    let client = reqwest::Client::new();
+    let person: serde_json::Value = client
+        .post(format!("{address}/v1/persons"))
+        .json(&serde_json::json!({"name": "Ada", "age": 36}))
         .send()
         .await
-        .expect("sent");
+        .expect("created")
+        .json()
+        .await
+        .expect("JSON");
 
-    assert_eq!(response.status(), 202);
-    let after = scrape(&app).await;
-    assert!(
-        sample(&after, scheduled) >= sample(&before, scheduled) + 1.0,
-        "{after}"
-    );
-    assert!(
-        sample(&after, succeeded) >= sample(&before, succeeded) + 1.0,
-        "{after}"
-    );
-    assert!(after.contains("# TYPE tasks_failed_total counter"));
-    assert!(after.contains("# TYPE tasks_retried_total counter"));
+    for _ in 0..2 {
+        let url = format!("{address}/v1/persons/{}/birthday", person["id"]);
+        let response = client.post(url).send().await.expect("sent");
+        assert_eq!(response.status(), 202);
+    }
+
+    let text = scrape(&address).await;
+    let task = r#"task="persons.add_one_year""#;
+    let count = |name: &str| sample(&text, &series(name, task));
+    assert_eq!(count("tasks_scheduled_total"), 2.0, "{text}");
+    assert_eq!(count("tasks_succeeded_total"), 2.0, "{text}");
+    assert_eq!(count("tasks_failed_total"), 0.0, "{text}");
+    assert!(text.contains("# TYPE tasks_retried_total counter"));
 }
 
 #[tokio::test]
@@ -106,7 +118,7 @@ async fn the_queue_depth_is_shown_when_tasks_go_through_redis() {
         .await
         .expect("scheduled");
 
-    let text = scrape(&app).await;
+    let text = scrape(&app.address).await;
     assert_eq!(
         sample(&text, r#"tasks_queue_depth{state="ready"}"#),
         7.0,
@@ -177,8 +189,4 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
         .await
         .expect("ping");
     assert_eq!(ping.status(), 200);
-}
-
-fn rand_suffix() -> u64 {
-    u64::from(Uuid::new_v4().as_fields().0 % 1_000_000)
 }
