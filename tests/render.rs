@@ -108,7 +108,7 @@ fn rendered(name: &str, package: &str, into: &Path) -> std::path::PathBuf {
         original,
         "{workflow} is copied as is"
     );
-    assert!(original.contains("${{ github.sha }}"));
+    assert!(original.contains("${{ runner.os }}"));
     let dockerfile = read(&project, "Dockerfile");
     assert!(
         dockerfile.contains(&format!("--bin {package}"))
