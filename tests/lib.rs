@@ -95,17 +95,21 @@ pub fn liquefy(path: &Path, text: &str) -> String {
     out
 }
 
+/// The executable `name` in a folder of `PATH`.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
 /// The `cargo-generate` executable: `$CARGO_GENERATE`, else the one on `PATH`.
 pub fn cargo_generate() -> PathBuf {
     if let Some(path) = std::env::var_os("CARGO_GENERATE") {
         return path.into();
     }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("cargo-generate"))
-            .find(|candidate| candidate.is_file())
-    });
-    found.unwrap_or_else(|| {
+    on_path("cargo-generate").unwrap_or_else(|| {
         panic!(
             "cargo-generate is not installed: run `cargo install --locked --path \
              tools/cargo-generate` from the repository root (see README.md)"

@@ -294,6 +294,42 @@ pub async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process
     (process, address)
 }
 
+/// Creates a person through the API at `address` and returns it.
+pub async fn create_person(address: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{address}/v1/persons"))
+        .json(&serde_json::json!({"name": "Ada", "age": 36}))
+        .send()
+        .await
+        .expect("created")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// `GET {address}/metrics`, checked to be Prometheus text.
+pub async fn scrape(address: &str) -> String {
+    let response = reqwest::get(format!("{address}/metrics"))
+        .await
+        .expect("scraped");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/plain")),
+    );
+    response.text().await.expect("text")
+}
+
+/// The value of the sample that starts with `series` (name and labels), or 0 when absent.
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// A service process (`worker`, `beat`, `serve`) whose output goes to a file.
 pub struct Process {
     child: Child,

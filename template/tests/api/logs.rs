@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::background::serve;
+use crate::background::{sample, scrape, serve};
 use crate::helpers::TestDatabase;
 use crate::listeners::{Framing, StalledInput, TcpInput, UdpInput};
 
@@ -126,32 +126,22 @@ async fn gelf_and_syslog_servers_that_come_back_are_reconnected_to() {
 #[tokio::test]
 async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() {
     let stalled = StalledInput::start();
-    let database = TestDatabase::create().await;
-    // Big lines fill the socket buffers at once; a small queue then overflows.
-    let (service, address) = serve(
-        &database,
-        &[
-            ("APP__LOG__GELF__ENABLED", "true".into()),
-            ("APP__LOG__GELF__ADDRESS", stalled.address.to_string()),
-            ("APP__LOG__GELF__QUEUE_CAPACITY", "16".into()),
-            ("APP__LOG__GELF__EXTRA_FIELDS__PADDING", "x".repeat(16_000)),
-        ],
-    )
-    .await;
-    let client = reqwest::Client::new();
-    // The same lines to a server that reads them: the cost of formatting them is the same.
     let healthy = TcpInput::start(Framing::Nul);
-    let healthy_database = TestDatabase::create().await;
-    let (_healthy, healthy_address) = serve(
-        &healthy_database,
-        &[
-            ("APP__LOG__GELF__ENABLED", "true".into()),
-            ("APP__LOG__GELF__ADDRESS", healthy.address.to_string()),
-            ("APP__LOG__GELF__QUEUE_CAPACITY", "16".into()),
+    // Big lines fill the socket buffers at once; a small queue then overflows. The same
+    // lines go to a server that reads them, for comparison (formatting costs the same).
+    let gelf_to = |input: std::net::SocketAddr| {
+        [
+            ("APP__LOG__GELF__ENABLED", "true".to_owned()),
+            ("APP__LOG__GELF__ADDRESS", input.to_string()),
+            ("APP__LOG__GELF__QUEUE_CAPACITY", "16".to_owned()),
             ("APP__LOG__GELF__EXTRA_FIELDS__PADDING", "x".repeat(16_000)),
-        ],
-    )
-    .await;
+        ]
+    };
+    let database = TestDatabase::create().await;
+    let (service, address) = serve(&database, &gelf_to(stalled.address)).await;
+    let healthy_database = TestDatabase::create().await;
+    let (_healthy, healthy_address) = serve(&healthy_database, &gelf_to(healthy.address)).await;
+    let client = reqwest::Client::new();
 
     let (stalled_run, slowest) = load(&client, &address).await;
     let (healthy_run, _) = load(&client, &healthy_address).await;
@@ -168,21 +158,13 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
         "a request waited {slowest:?} behind the stalled log server"
     );
 
-    let metrics = client
-        .get(format!("{address}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let dropped: u64 = metrics
-        .lines()
-        .find(|line| line.starts_with("log_lines_dropped_total{sink=\"gelf\"}"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no GELF drop counter in\n{metrics}\n{}", service.output()));
-    assert!(dropped > 0, "lines were dropped and counted:\n{metrics}");
+    let metrics = scrape(&address).await;
+    let dropped = sample(&metrics, r#"log_lines_dropped_total{sink="gelf"}"#);
+    assert!(
+        dropped > 0.0,
+        "lines were dropped and counted:\n{metrics}\n{}",
+        service.output()
+    );
     // And reported, within the reporting period (10 s).
     service
         .wrote("log lines dropped", Duration::from_secs(15))

@@ -4,34 +4,11 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::background::{Process, TaskWorld, TestRedis, serve};
+use crate::background::{Process, TaskWorld, TestRedis, create_person, sample, scrape, serve};
 use crate::helpers::{TestDatabase, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_many, schedule_task};
 use crate::service::tasks::TaskCall;
 use crate::service::tasks::maintenance::Ping;
-
-/// The value of the sample that starts with `series` (name and labels), or 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// `GET {address}/metrics`, checked to be Prometheus text.
-async fn scrape(address: &str) -> String {
-    let response = reqwest::get(format!("{address}/metrics"))
-        .await
-        .expect("scraped");
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .is_ok_and(|t| t.starts_with("text/plain")),
-    );
-    response.text().await.expect("text")
-}
 
 /// `name{labels}`.
 fn series(name: &str, labels: &str) -> String {
@@ -78,15 +55,7 @@ async fn tasks_are_counted_by_outcome() {
     // Tasks run in-process in the test configuration.
     let (_service, address) = serve(&database, &[]).await;
     let client = reqwest::Client::new();
-    let person: serde_json::Value = client
-        .post(format!("{address}/v1/persons"))
-        .json(&serde_json::json!({"name": "Ada", "age": 36}))
-        .send()
-        .await
-        .expect("created")
-        .json()
-        .await
-        .expect("JSON");
+    let person = create_person(&address).await;
 
     for _ in 0..2 {
         let url = format!("{address}/v1/persons/{}/birthday", person["id"]);

@@ -1,10 +1,9 @@
 //! Error reports reach Sentry (a fake endpoint here) from a `serve` process answering a
 //! 500 and from a `worker` process whose task fails, tagged and without secrets.
 use sea_orm::{ConnectionTrait, Database};
-use serde_json::Value;
 use uuid::Uuid;
 
-use crate::background::{Process, TaskWorld, TestRedis};
+use crate::background::{Process, TaskWorld, TestRedis, create_person, serve};
 use crate::helpers::TestDatabase;
 use crate::listeners::FakeSentry;
 use crate::service::controllers::tasks::schedule_task;
@@ -15,26 +14,9 @@ use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
 async fn a_500_is_reported_with_its_request_id_and_route_and_no_secrets() {
     let sentry = FakeSentry::start();
     let database = TestDatabase::create().await;
-    let service = Process::start(
-        "serve",
-        &[
-            ("APP__DATABASE__URL".into(), database.url.clone()),
-            ("APP__DATABASE__AUTO_MIGRATE".into(), "true".into()),
-            ("APP__SERVER__PORT".into(), "0".into()),
-            ("APP__SENTRY__DSN".into(), sentry.dsn.clone()),
-        ],
-    );
-    let address = service.address("serving").await;
+    let (_service, address) = serve(&database, &[("APP__SENTRY__DSN", sentry.dsn.clone())]).await;
     let client = reqwest::Client::new();
-    let created: Value = client
-        .post(format!("{address}/v1/persons"))
-        .json(&serde_json::json!({"name": "Ada", "age": 36}))
-        .send()
-        .await
-        .expect("created")
-        .json()
-        .await
-        .expect("JSON");
+    let created = create_person(&address).await;
     // Break the database under the service: the next read fails inside.
     let db = Database::connect(database.url.as_str())
         .await
