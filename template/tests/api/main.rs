@@ -1,12 +1,9 @@
 //! Functional tests: the service runs on a random port and is called over HTTP.
-mod background;
 mod beat;
 mod cli;
 mod docker;
 mod docs;
 mod errors;
-mod helpers;
-mod listeners;
 mod logs;
 mod metrics;
 mod mon;
@@ -14,7 +11,8 @@ mod persons;
 mod queue;
 mod schema;
 mod sentry;
-mod service;
 mod shutdown;
+mod support;
 mod tasks;
-mod test_tasks;
+
+use support::{background, helpers, listeners, service, test_tasks};
