@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use sea_orm::EntityTrait;
 
-use crate::background::{Process, TaskWorld, TestRedis};
 use crate::service::models::task;
 use crate::service::tasks::queue::Keys;
+use crate::support::eventually;
+use crate::support::process::Process;
+use crate::support::redis::TestRedis;
+use crate::support::tasks::TaskWorld;
 
 /// The ticks fired so far, from the request ids beat gives its tasks, with duplicates.
 async fn fired(world: &TaskWorld) -> Vec<String> {
@@ -38,23 +41,17 @@ async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
     ));
     let mut beats = [Process::start("beat", &env), Process::start("beat", &env)];
 
-    // Polled rather than slept, so that a loaded machine only makes the test slower.
-    let at_least = |count: usize, patience: Duration| {
-        let world = &world;
-        async move {
-            let deadline = std::time::Instant::now() + patience;
-            loop {
-                let ticks = fired(world).await.len();
-                if ticks >= count {
-                    return ticks;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "{ticks} ticks, not {count}, after {patience:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    let at_least = async |count: usize, patience: Duration| {
+        let ticks = eventually(
+            patience,
+            async || fired(&world).await.len(),
+            |ticks| *ticks >= count,
+        )
+        .await;
+        assert!(
+            ticks >= count,
+            "{ticks} ticks, not {count}, after {patience:?}"
+        );
     };
     at_least(3, Duration::from_secs(20)).await;
     let leader_id: String = {

@@ -1,8 +1,10 @@
 //! The command line, run as a user would run it.
 use std::process::{Command, Output};
 
-use crate::helpers::{HalfSentRequest, TestDatabase};
 use crate::service::BIN;
+use crate::support::app::{HalfSentRequest, spawn_app};
+use crate::support::database::TestDatabase;
+use crate::support::eventually;
 
 fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
@@ -122,12 +124,13 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
         .spawn()
         .expect("serve starts");
     let address = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
-        if TcpStream::connect(&address).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let patience = Duration::from_secs(5);
+    eventually(
+        patience,
+        async || TcpStream::connect(&address).await.is_ok(),
+        |&listening| listening,
+    )
+    .await;
     let request = HalfSentRequest::start(&address).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let killed = Command::new("kill")
@@ -144,14 +147,12 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
     let answer = request.finish().await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
 
-    let mut status = None;
-    for _ in 0..100 {
-        status = server.try_wait().expect("status");
-        if status.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let status = eventually(
+        patience,
+        async || server.try_wait().expect("status"),
+        Option::is_some,
+    )
+    .await;
     let status = status.unwrap_or_else(|| {
         let _ = server.kill();
         panic!("the service did not exit within 5 s of SIGTERM")
@@ -174,7 +175,7 @@ async fn worker_and_beat_without_redis_say_what_is_missing() {
 
 #[tokio::test]
 async fn health_exits_zero_only_when_the_service_answers() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let ping = app.url("/mon/ping");
 
     // Run off the test's runtime: the service answering lives on it.

@@ -4,8 +4,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
 use crate::service::BIN;
+use crate::support::app::{TestApp, spawn_app};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -66,13 +66,12 @@ async fn every_documented_operation_is_served_and_every_other_method_is_a_405() 
         for method in METHODS {
             let documented = item.get(method);
             let operation = documented.or_else(|| item.as_object()?.values().next());
-            let url = app.url(&concrete(path, operation.expect("an operation")));
+            let target = concrete(path, operation.expect("an operation"));
             let request = app
-                .client
-                .request(method.to_uppercase().parse().expect("method"), &url)
+                .request(method.to_uppercase().parse().expect("method"), &target)
                 .header("content-type", "application/json")
                 .body("{}");
-            let response = request.send().await.expect("sent");
+            let response = request.await;
             let status = response.status();
             let body: Value = response.json().await.unwrap_or(Value::Null);
             if documented.is_some() {

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{error_of, spawn_app, spawn_app_with};
+use crate::support::app::{error_of, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_unknown_route_returns_a_json_404() {
@@ -18,12 +18,7 @@ async fn an_unknown_route_returns_a_json_404() {
 async fn a_wrong_method_returns_a_json_405_with_allow() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .delete(app.url("/v1/persons"))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.delete("/v1/persons").await;
 
     let allow = response.headers()["allow"]
         .to_str()
@@ -70,12 +65,9 @@ async fn a_request_id_sent_by_the_client_is_kept() {
     let app = spawn_app().await;
 
     let response = app
-        .client
-        .get(app.url("/v1/persons"))
+        .get("/v1/persons")
         .header("x-request-id", "client-chosen-42")
-        .send()
-        .await
-        .expect("sent");
+        .await;
 
     assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
 }

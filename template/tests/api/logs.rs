@@ -6,20 +6,19 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::background::{sample, scrape, serve};
-use crate::helpers::TestDatabase;
-use crate::listeners::{Framing, StalledInput, TcpInput, UdpInput};
+use crate::support::app::{Api, sample, scrape};
+use crate::support::database::TestDatabase;
+use crate::support::eventually;
+use crate::support::listeners::{Framing, Inbox, StalledInput, TcpInput, TlsInput, UdpInput};
+use crate::support::process::serve;
 
 /// The service's name: the default syslog APP-NAME.
 const SERVICE: &str = env!("CARGO_PKG_NAME");
 
-async fn get_with_id(address: &str, path: &str, request_id: &str) -> reqwest::StatusCode {
-    reqwest::Client::new()
-        .get(format!("{address}{path}"))
+async fn get_with_id(api: &Api, path: &str, request_id: &str) -> reqwest::StatusCode {
+    api.get(path)
         .header("x-request-id", request_id)
-        .send()
         .await
-        .expect("request sent")
         .status()
 }
 
@@ -28,7 +27,7 @@ async fn lines_reach_syslog_and_gelf_with_the_request_id() {
     let syslog = UdpInput::start();
     let gelf = TcpInput::start(Framing::Nul);
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__SYSLOG__ENABLED", "true".into()),
@@ -45,9 +44,12 @@ async fn lines_reach_syslog_and_gelf_with_the_request_id() {
     .await;
     let request_id = format!("logs-{}", Uuid::new_v4());
 
-    assert_eq!(get_with_id(&address, "/mon/ping", &request_id).await, 200);
+    assert_eq!(get_with_id(&api, "/mon/ping", &request_id).await, 200);
 
-    let line = syslog.inbox.wait_for(&format!("request_id={request_id}"));
+    let line = syslog
+        .inbox
+        .wait_for(&format!("request_id={request_id}"))
+        .await;
     // local3 (19) * 8 + info (6) = 158; version 1; then time, host, app, pid.
     assert!(line.starts_with("<158>1 "), "{line}");
     let header: Vec<&str> = line.split(' ').collect();
@@ -55,7 +57,7 @@ async fn lines_reach_syslog_and_gelf_with_the_request_id() {
     assert_eq!(header[4], service.pid().to_string(), "{line}");
     assert!(line.contains("route=/mon/ping"), "{line}");
 
-    let record = gelf.inbox.wait_for(&request_id);
+    let record = gelf.inbox.wait_for(&request_id).await;
     let message: Value = serde_json::from_str(&record).expect("GELF is JSON");
     assert_eq!(message["version"], "1.1");
     assert_eq!(message["_request_id"], request_id.as_str());
@@ -74,7 +76,7 @@ async fn gelf_and_syslog_servers_that_come_back_are_reconnected_to() {
     let gelf = TcpInput::start(Framing::Nul);
     let syslog = TcpInput::start(Framing::OctetCounting);
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__GELF__ENABLED", "true".into()),
@@ -88,34 +90,39 @@ async fn gelf_and_syslog_servers_that_come_back_are_reconnected_to() {
     )
     .await;
     let before = format!("before-{}", Uuid::new_v4());
-    get_with_id(&address, "/mon/ping", &before).await;
-    gelf.inbox.wait_for(&before);
-    syslog.inbox.wait_for(&before);
+    get_with_id(&api, "/mon/ping", &before).await;
+    gelf.inbox.wait_for(&before).await;
+    syslog.inbox.wait_for(&before).await;
 
     gelf.stop();
     syslog.stop();
     // Lines logged while they are down are lost (and counted), requests still answered.
     for _ in 0..5 {
-        assert_eq!(get_with_id(&address, "/mon/ping", "while-down").await, 200);
+        assert_eq!(get_with_id(&api, "/mon/ping", "while-down").await, 200);
     }
     gelf.restart();
     syslog.restart();
 
     // Each request logs a line; the sinks retry with a growing back-off (at most 10 s).
     let after = format!("after-{}", Uuid::new_v4());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let arrived = |inbox: &crate::listeners::Inbox| inbox.all().iter().any(|r| r.contains(&after));
-    while !(arrived(&gelf.inbox) && arrived(&syslog.inbox)) {
-        assert!(
-            Instant::now() < deadline,
-            "no line after the restart (gelf: {}, syslog: {}):\n{}",
-            arrived(&gelf.inbox),
-            arrived(&syslog.inbox),
-            service.output()
-        );
-        get_with_id(&address, "/mon/ping", &after).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let arrived = |inbox: &Inbox| inbox.all().iter().any(|r| r.contains(&after));
+    let (to_gelf, to_syslog) = eventually(
+        Duration::from_secs(30),
+        async || {
+            let arrivals = (arrived(&gelf.inbox), arrived(&syslog.inbox));
+            if arrivals != (true, true) {
+                get_with_id(&api, "/mon/ping", &after).await;
+            }
+            arrivals
+        },
+        |&arrivals| arrivals == (true, true),
+    )
+    .await;
+    assert!(
+        to_gelf && to_syslog,
+        "no line after the restart (gelf: {to_gelf}, syslog: {to_syslog}):\n{}",
+        service.output()
+    );
     assert!(
         service.output().contains("connected to"),
         "the reconnection is reported on stderr:\n{}",
@@ -138,16 +145,16 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
         ]
     };
     let database = TestDatabase::create().await;
-    let (service, address) = serve(&database, &gelf_to(stalled.address)).await;
+    let (service, api) = serve(&database, &gelf_to(stalled.address)).await;
     let healthy_database = TestDatabase::create().await;
-    let (_healthy, healthy_address) = serve(&healthy_database, &gelf_to(healthy.address)).await;
+    let (_healthy, healthy_api) = serve(&healthy_database, &gelf_to(healthy.address)).await;
     let client = reqwest::Client::new();
 
-    let (stalled_run, slowest) = load(&client, &address).await;
-    let (healthy_run, _) = load(&client, &healthy_address).await;
+    let (stalled_run, slowest) = load(&client, &api.address).await;
+    let (healthy_run, _) = load(&client, &healthy_api.address).await;
 
     // A measurement for the record, not a speed target (benchmarks do those).
-    crate::helpers::notice(&format!(
+    crate::support::notice(&format!(
         "2,000 requests, 8 clients, 16 kB GELF lines: to a stalled server {stalled_run}; \
          to a server that reads {healthy_run}"
     ));
@@ -158,7 +165,7 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
         "a request waited {slowest:?} behind the stalled log server"
     );
 
-    let metrics = scrape(&address).await;
+    let metrics = scrape(&api).await;
     let dropped = sample(&metrics, r#"log_lines_dropped_total{sink="gelf"}"#);
     assert!(
         dropped > 0.0,
@@ -207,11 +214,11 @@ async fn load(client: &reqwest::Client, address: &str) -> (String, Duration) {
 
 #[tokio::test]
 async fn gelf_goes_over_tls_to_a_server_trusted_through_ca_file() {
-    let Some(gelf) = crate::listeners::TlsInput::start() else {
+    let Some(gelf) = TlsInput::start() else {
         return;
     };
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__GELF__ENABLED", "true".into()),
@@ -226,9 +233,9 @@ async fn gelf_goes_over_tls_to_a_server_trusted_through_ca_file() {
     .await;
     let request_id = format!("tls-{}", Uuid::new_v4());
 
-    get_with_id(&address, "/mon/ping", &request_id).await;
+    get_with_id(&api, "/mon/ping", &request_id).await;
 
-    let record = gelf.inbox.wait_for(&request_id);
+    let record = gelf.inbox.wait_for(&request_id).await;
     let message: Value = serde_json::from_str(&record).expect("GELF is JSON");
     assert_eq!(
         message["_request_id"],
@@ -240,11 +247,11 @@ async fn gelf_goes_over_tls_to_a_server_trusted_through_ca_file() {
 
 #[tokio::test]
 async fn gelf_over_tls_refuses_a_server_it_does_not_trust() {
-    let Some(gelf) = crate::listeners::TlsInput::start() else {
+    let Some(gelf) = TlsInput::start() else {
         return;
     };
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__GELF__ENABLED", "true".into()),
@@ -254,7 +261,7 @@ async fn gelf_over_tls_refuses_a_server_it_does_not_trust() {
     )
     .await;
 
-    assert_eq!(get_with_id(&address, "/mon/ping", "untrusted").await, 200);
+    assert_eq!(get_with_id(&api, "/mon/ping", "untrusted").await, 200);
 
     service
         .wrote("log sink gelf: cannot connect", Duration::from_secs(10))
@@ -269,7 +276,7 @@ async fn gelf_over_tls_refuses_a_server_it_does_not_trust() {
 async fn the_file_sink_writes_json_lines_with_the_request_id() {
     let logs = tempfile::tempdir().expect("temp dir");
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__FILE__ENABLED", "true".into()),
@@ -283,36 +290,32 @@ async fn the_file_sink_writes_json_lines_with_the_request_id() {
     .await;
     let request_id = format!("file-{}", Uuid::new_v4());
 
-    get_with_id(&address, "/mon/ping", &request_id).await;
+    get_with_id(&api, "/mon/ping", &request_id).await;
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let line = loop {
-        let found = std::fs::read_dir(logs.path())
-            .expect("the log folder")
-            .flatten()
-            .filter(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                name.starts_with(&format!("{SERVICE}.")) && name.ends_with(".log")
-            })
-            .flat_map(|entry| {
-                std::fs::read_to_string(entry.path())
-                    .unwrap_or_default()
-                    .lines()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-            .find(|line| line.contains(&request_id));
-        if let Some(line) = found {
-            break line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no line in {:?}:\n{}",
-            logs.path(),
-            service.output()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let line = eventually(
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_dir(logs.path())
+                .expect("the log folder")
+                .flatten()
+                .filter(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.starts_with(&format!("{SERVICE}.")) && name.ends_with(".log")
+                })
+                .flat_map(|entry| {
+                    std::fs::read_to_string(entry.path())
+                        .unwrap_or_default()
+                        .lines()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .find(|line| line.contains(&request_id))
+        },
+        Option::is_some,
+    )
+    .await;
+    let line =
+        line.unwrap_or_else(|| panic!("no line in {:?}:\n{}", logs.path(), service.output()));
     let record: Value = serde_json::from_str(&line).expect("a JSON line");
     assert_eq!(
         record["spans"][0]["request_id"],
@@ -331,7 +334,7 @@ async fn syslog_goes_to_a_unix_socket() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     let database = TestDatabase::create().await;
-    let (service, address) = serve(
+    let (service, api) = serve(
         &database,
         &[
             ("APP__LOG__SYSLOG__ENABLED", "true".into()),
@@ -344,7 +347,7 @@ async fn syslog_goes_to_a_unix_socket() {
     .await;
     let request_id = format!("unix-{}", Uuid::new_v4());
 
-    get_with_id(&address, "/mon/ping", &request_id).await;
+    get_with_id(&api, "/mon/ping", &request_id).await;
 
     let wanted = format!("request_id={request_id}");
     let received = tokio::task::spawn_blocking(move || {

@@ -1,4 +1,5 @@
-//! Functional tests: the service runs on a random port and is called over HTTP.
+//! Functional tests: the service runs on a random port and is called over HTTP. One file
+//! per feature; what they share is in `support/`.
 mod beat;
 mod cli;
 mod docker;
@@ -15,4 +16,5 @@ mod shutdown;
 mod support;
 mod tasks;
 
-use support::{background, helpers, listeners, service, test_tasks};
+// The service under test, reachable as `crate::service` from every test file.
+use support::service;

@@ -1,14 +1,17 @@
 //! `/metrics`: requests by route template and status, tasks by outcome, the queue's depth;
 //! `worker` serves its own on `metrics.listen`.
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::background::{Process, TaskWorld, TestRedis, create_person, sample, scrape, serve};
-use crate::helpers::{TestDatabase, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_many, schedule_task};
-use crate::service::tasks::TaskCall;
-use crate::service::tasks::maintenance::Ping;
+use crate::support::app::{Api, sample, scrape, spawn_app_with};
+use crate::support::database::TestDatabase;
+use crate::support::eventually;
+use crate::support::fixtures;
+use crate::support::process::{Process, serve};
+use crate::support::redis::TestRedis;
+use crate::support::tasks::TaskWorld;
 
 /// `name{labels}`.
 fn series(name: &str, labels: &str) -> String {
@@ -21,20 +24,19 @@ fn series(name: &str, labels: &str) -> String {
 #[tokio::test]
 async fn requests_are_counted_by_route_template_and_status() {
     let database = TestDatabase::create().await;
-    let (_service, address) = serve(&database, &[]).await;
-    let client = reqwest::Client::new();
+    let (_service, api) = serve(&database, &[]).await;
     let unknown = format!("/no/such/route-{}", Uuid::new_v4());
 
     for n in 0..3 {
-        let url = format!("{address}/v1/persons/{}", 900_000_000 + n);
-        assert_eq!(client.get(url).send().await.expect("sent").status(), 404);
+        let path = format!("/v1/persons/{}", 900_000_000 + n);
+        assert_eq!(api.get(&path).await.status(), 404);
     }
     for _ in 0..2 {
-        let response = client.get(format!("{address}{unknown}")).send().await;
-        assert_eq!(response.expect("sent").status(), 404);
+        let response = api.get(&unknown).await;
+        assert_eq!(response.status(), 404);
     }
 
-    let text = scrape(&address).await;
+    let text = scrape(&api).await;
     let person = r#"method="GET",route="/v1/persons/{id}""#;
     let count = |name: &str, labels: &str| sample(&text, &series(name, labels));
     let not_found = format!("{person},status=\"404\"");
@@ -53,17 +55,16 @@ async fn requests_are_counted_by_route_template_and_status() {
 async fn tasks_are_counted_by_outcome() {
     let database = TestDatabase::create().await;
     // Tasks run in-process in the test configuration.
-    let (_service, address) = serve(&database, &[]).await;
-    let client = reqwest::Client::new();
-    let person = create_person(&address).await;
+    let (_service, api) = serve(&database, &[]).await;
+    let person = fixtures::person(&database.connect().await, "Ada", 36).await;
 
     for _ in 0..2 {
-        let url = format!("{address}/v1/persons/{}/birthday", person["id"]);
-        let response = client.post(url).send().await.expect("sent");
+        let path = format!("/v1/persons/{}/birthday", person.id);
+        let response = api.post(&path).await;
         assert_eq!(response.status(), 202);
     }
 
-    let text = scrape(&address).await;
+    let text = scrape(&api).await;
     let task = r#"task="persons.add_one_year""#;
     let count = |name: &str| sample(&text, &series(name, task));
     assert_eq!(count("tasks_scheduled_total"), 2.0, "{text}");
@@ -79,15 +80,13 @@ async fn the_queue_depth_is_shown_when_tasks_go_through_redis() {
     };
     let app = spawn_app_with(|settings| redis.configure(settings)).await;
     let world = TaskWorld::new(&redis).await;
-    let calls = (0..7)
-        .map(|_| TaskCall::new::<Ping>(()).expect("call"))
-        .collect();
+    let calls = (0..7).map(|_| fixtures::ping()).collect();
 
     schedule_many(&world.tasks, calls, None)
         .await
         .expect("scheduled");
 
-    let text = scrape(&app.address).await;
+    let text = scrape(&app).await;
     assert_eq!(
         sample(&text, r#"tasks_queue_depth{state="ready"}"#),
         7.0,
@@ -116,9 +115,9 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
     let mut env = redis.env(&world.database.url);
     env.push(("APP__METRICS__LISTEN".into(), "127.0.0.1:0".into()));
     let worker = Process::start("worker", &env);
-    let address = worker.address("serving /metrics").await;
+    let api = Api::new(worker.address("serving /metrics").await);
 
-    let task = schedule_task(&world.tasks, TaskCall::new::<Ping>(()).expect("call"), None)
+    let task = schedule_task(&world.tasks, fixtures::ping(), None)
         .await
         .expect("scheduled");
     world
@@ -129,33 +128,19 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
         )
         .await;
 
-    let client = reqwest::Client::new();
     let series = r#"tasks_succeeded_total{task="tasks.ping"}"#;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let text = client
-            .get(format!("{address}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        // The worker counts the success just after writing it.
-        if sample(&text, series) == 1.0 || Instant::now() > deadline {
-            break text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // The worker counts the success just after writing it.
+    let text = eventually(
+        Duration::from_secs(10),
+        async || api.get("/metrics").await.text().await.expect("text"),
+        |text| sample(text, series) == 1.0,
+    )
+    .await;
     assert_eq!(sample(&text, series), 1.0, "{text}");
     assert!(
         text.contains("tasks_queue_depth{state=\"ready\"} 0"),
         "{text}"
     );
-    let ping = client
-        .get(format!("{address}/mon/ping"))
-        .send()
-        .await
-        .expect("ping");
+    let ping = api.get("/mon/ping").await;
     assert_eq!(ping.status(), 200);
 }

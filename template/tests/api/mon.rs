@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::support::app::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn ping_answers_ok() {
@@ -26,7 +26,7 @@ async fn ready_checks_the_database_and_skips_redis_when_tasks_run_in_process() {
 
 #[tokio::test]
 async fn ready_is_a_503_naming_redis_when_redis_is_away() {
-    let app = crate::helpers::spawn_app_with(|settings| {
+    let app = spawn_app_with(|settings| {
         // Nothing listens on port 1.
         settings.redis.url = Some("redis://127.0.0.1:1".into());
         settings.redis.command_timeout_ms = 300;
@@ -53,7 +53,7 @@ async fn ready_flips_while_the_database_refuses_connections() {
 
     let app = spawn_app().await;
     if !app.database_url.starts_with("postgres") {
-        crate::helpers::notice("*** SQLite: the database outage test is SKIPPED.");
+        crate::support::notice("*** SQLite: the database outage test is SKIPPED.");
         return;
     }
     let mut admin_url = url::Url::parse(&app.database_url).expect("URL");

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{error_of, spawn_app, spawn_app_with};
+use crate::support::app::{error_of, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn create_returns_201_with_the_person_and_its_location() {
@@ -159,13 +159,10 @@ async fn malformed_json_returns_400() {
     let app = spawn_app().await;
 
     let response = app
-        .client
-        .post(app.url("/v1/persons"))
+        .post("/v1/persons")
         .header("content-type", "application/json")
         .body(r#"{"name": "Ada", "age": "#)
-        .send()
-        .await
-        .expect("sent");
+        .await;
 
     let (status, code, _) = error_of(response).await;
     assert_eq!((status, code.as_str()), (400, "bad_request"));
@@ -176,13 +173,10 @@ async fn a_body_without_json_content_type_returns_415() {
     let app = spawn_app().await;
 
     let response = app
-        .client
-        .post(app.url("/v1/persons"))
+        .post("/v1/persons")
         .header("content-type", "text/plain")
         .body(r#"{"name": "Ada", "age": 36}"#)
-        .send()
-        .await
-        .expect("sent");
+        .await;
 
     let (status, code, _) = error_of(response).await;
     assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
@@ -208,12 +202,9 @@ async fn put_replaces_every_field() {
     let path = format!("/v1/persons/{}", person["id"]);
 
     let response = app
-        .client
-        .put(app.url(&path))
+        .put(&path)
         .json(&json!({"name": "Grace Hopper", "age": 85}))
-        .send()
-        .await
-        .expect("sent");
+        .await;
 
     assert_eq!(response.status(), 200);
     let updated: Value = response.json().await.expect("JSON");
@@ -221,13 +212,7 @@ async fn put_replaces_every_field() {
     assert_eq!(updated["age"], 85);
     assert_eq!(updated["created_at"], person["created_at"]);
 
-    let partial = app
-        .client
-        .put(app.url(&path))
-        .json(&json!({"age": 1}))
-        .send()
-        .await
-        .expect("sent");
+    let partial = app.put(&path).json(&json!({"age": 1})).await;
     assert_eq!(partial.status(), 422, "PUT needs every field");
 }
 
@@ -237,26 +222,14 @@ async fn patch_changes_only_the_given_fields() {
     let person = app.create_person("Ada", 36).await;
     let path = format!("/v1/persons/{}", person["id"]);
 
-    let response = app
-        .client
-        .patch(app.url(&path))
-        .json(&json!({"age": 37}))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.patch(&path).json(&json!({"age": 37})).await;
 
     assert_eq!(response.status(), 200);
     let updated: Value = response.json().await.expect("JSON");
     assert_eq!(updated["name"], "Ada");
     assert_eq!(updated["age"], 37);
 
-    let invalid = app
-        .client
-        .patch(app.url(&path))
-        .json(&json!({"age": 200}))
-        .send()
-        .await
-        .expect("sent");
+    let invalid = app.patch(&path).json(&json!({"age": 200})).await;
     assert_eq!(invalid.status(), 422);
     let unchanged: Value = app.get(&path).await.json().await.expect("JSON");
     assert_eq!(unchanged["age"], 37);
@@ -266,13 +239,7 @@ async fn patch_changes_only_the_given_fields() {
 async fn changing_an_unknown_person_returns_404() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .patch(app.url("/v1/persons/999"))
-        .json(&json!({"age": 3}))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.patch("/v1/persons/999").json(&json!({"age": 3})).await;
 
     assert_eq!(error_of(response).await.0, 404);
 }
@@ -283,21 +250,11 @@ async fn delete_removes_the_person() {
     let person = app.create_person("Ada", 36).await;
     let path = format!("/v1/persons/{}", person["id"]);
 
-    let deleted = app
-        .client
-        .delete(app.url(&path))
-        .send()
-        .await
-        .expect("sent");
+    let deleted = app.delete(&path).await;
     assert_eq!(deleted.status(), 204);
 
     assert_eq!(app.get(&path).await.status(), 404);
-    let again = app
-        .client
-        .delete(app.url(&path))
-        .send()
-        .await
-        .expect("sent");
+    let again = app.delete(&path).await;
     assert_eq!(error_of(again).await.0, 404);
 }
 

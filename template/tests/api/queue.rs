@@ -3,23 +3,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::background::{Process, TaskWorld, TestRedis};
-use crate::helpers::spawn_app_with;
 use crate::service::controllers::tasks::{schedule_chain, schedule_many, schedule_task};
 use crate::service::models::task::State;
 use crate::service::tasks::TaskCall;
-use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
-use crate::test_tasks::{self, flaky, panics, unrecoverable};
+use crate::support::app::spawn_app_with;
+use crate::support::eventually;
+use crate::support::fixtures::add_one_year;
+use crate::support::process::Process;
+use crate::support::redis::{OwnRedis, TestRedis};
+use crate::support::tasks::TaskWorld;
+use crate::support::test_tasks::{self, flaky, panics, unrecoverable};
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn add_one_year(person_id: i64, pause_ms: u64) -> TaskCall {
-    TaskCall::new::<AddOneYear>(AddOneYearArgs {
-        person_id,
-        pause_ms,
-    })
-    .expect("call")
-}
 
 macro_rules! redis_or_skip {
     () => {
@@ -38,26 +33,21 @@ async fn a_task_scheduled_over_the_api_is_run_by_a_worker_process() {
     let id = person["id"].as_i64().expect("id");
 
     let response = app
-        .client
-        .post(app.url(&format!("/v1/persons/{id}/birthday")))
+        .post(&format!("/v1/persons/{id}/birthday"))
         .header("x-request-id", "from-the-api")
-        .send()
-        .await
-        .expect("sent");
+        .await;
     assert_eq!(response.status(), 202);
     let task: Value = response.json().await.expect("JSON");
     assert_eq!(task["state"], "pending", "queued, not run in the request");
     let location = format!("/v1/tasks/{}", task["id"].as_str().expect("id"));
 
     let worker = Process::start("worker", &redis.env(&app.database_url));
-    let mut state = Value::Null;
-    for _ in 0..400 {
-        state = app.get(&location).await.json().await.expect("JSON");
-        if state["state"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let state: Value = eventually(
+        PATIENCE,
+        async || app.get(&location).await.json().await.expect("JSON"),
+        |state: &Value| state["state"] == "succeeded",
+    )
+    .await;
     assert_eq!(state["state"], "succeeded", "{state}\n{}", worker.output());
     let person: Value = app
         .get(&format!("/v1/persons/{id}"))
@@ -241,21 +231,21 @@ async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
         Process::start("worker", &env),
         Process::start("worker", &env),
     ];
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let done = world
-            .count("SELECT COUNT(*) FROM tasks WHERE state = 'succeeded'")
-            .await;
-        if done == 5000 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{done} of 5000 done after 120 s\n{}",
-            workers[0].output()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let done = eventually(
+        Duration::from_secs(120),
+        async || {
+            world
+                .count("SELECT COUNT(*) FROM tasks WHERE state = 'succeeded'")
+                .await
+        },
+        |done| *done == 5000,
+    )
+    .await;
+    assert!(
+        done == 5000,
+        "{done} of 5000 done after 120 s\n{}",
+        workers[0].output()
+    );
 
     assert_eq!(world.count("SELECT COUNT(*) FROM tasks").await, 5000);
     // Run once each: a second run would add a second year. (A transient failure, such as
@@ -270,77 +260,12 @@ async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
     }
 }
 
-/// A Redis server of the test's own, to stop and start at will.
-struct OwnRedis {
-    port: u16,
-    server: Option<std::process::Child>,
-}
-
-impl OwnRedis {
-    /// None (the test is skipped, loudly, or fails under CI) without `redis-server`.
-    fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = Self { port, server: None };
-        if !redis.restart() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but redis-server cannot be run"
-            );
-            crate::helpers::notice(
-                "\n*** redis-server not found: the reconnection test is SKIPPED.\n",
-            );
-            return None;
-        }
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) -> bool {
-        let started = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let Ok(server) = started else { return false };
-        self.server = Some(server);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut server) = self.server.take() {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn a_worker_reconnects_when_redis_comes_back() {
     let Some(mut own) = OwnRedis::start() else {
         return;
     };
-    let redis = TestRedis {
-        url: own.url(),
-        namespace: format!("test-{}", uuid::Uuid::new_v4().simple()),
-    };
+    let redis = TestRedis::at(own.url());
     let world = TaskWorld::new(&redis).await;
     let person = world.person(40).await;
     let worker = Process::start("worker", &redis.env(&world.database.url));
@@ -352,16 +277,12 @@ async fn a_worker_reconnects_when_redis_comes_back() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(own.restart(), "redis-server restarts");
     // Scheduled after the outage, on the same handle: both sides must have reconnected.
-    let mut scheduled = None;
-    for _ in 0..50 {
-        match schedule_task(&world.tasks, add_one_year(person, 0), None).await {
-            Ok(task) => {
-                scheduled = Some(task);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let scheduled = eventually(
+        PATIENCE,
+        async || schedule_task(&world.tasks, add_one_year(person, 0), None).await,
+        Result::is_ok,
+    )
+    .await;
     let task = scheduled.expect("scheduling works again once Redis is back");
     let done = world.finished(task.id, PATIENCE).await;
 

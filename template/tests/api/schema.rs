@@ -6,9 +6,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DbBackend, EntityTrait, IdenStatic, Iterable, Statement,
 };
 
-use crate::helpers::TestDatabase;
 use crate::service::db;
 use crate::service::models::{person, task};
+use crate::support::database::TestDatabase;
 
 /// A column as the database has it: name, nullable, type.
 #[derive(Debug)]

@@ -1,42 +1,40 @@
 //! Error reports reach Sentry (a fake endpoint here) from a `serve` process answering a
 //! 500 and from a `worker` process whose task fails, tagged and without secrets.
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use crate::background::{Process, TaskWorld, TestRedis, create_person, serve};
-use crate::helpers::TestDatabase;
-use crate::listeners::FakeSentry;
 use crate::service::controllers::tasks::schedule_task;
-use crate::service::tasks::TaskCall;
-use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
+use crate::support::database::TestDatabase;
+use crate::support::fixtures;
+use crate::support::listeners::FakeSentry;
+use crate::support::process::{Process, serve};
+use crate::support::redis::TestRedis;
+use crate::support::tasks::TaskWorld;
 
 #[tokio::test]
 async fn a_500_is_reported_with_its_request_id_and_route_and_no_secrets() {
     let sentry = FakeSentry::start();
     let database = TestDatabase::create().await;
-    let (_service, address) = serve(&database, &[("APP__SENTRY__DSN", sentry.dsn.clone())]).await;
-    let client = reqwest::Client::new();
-    let created = create_person(&address).await;
+    let (_service, api) = serve(&database, &[("APP__SENTRY__DSN", sentry.dsn.clone())]).await;
+    let db = database.connect().await;
+    let created = fixtures::person(&db, "Ada", 36).await;
     // Break the database under the service: the next read fails inside.
-    let db = Database::connect(database.url.as_str())
-        .await
-        .expect("connect");
     db.execute_unprepared("DROP TABLE persons")
         .await
         .expect("drop");
     let request_id = format!("sentry-{}", Uuid::new_v4());
 
-    let response = client
-        .get(format!("{address}/v1/persons/{}", created["id"]))
+    let response = api
+        .get(&format!("/v1/persons/{}", created.id))
         .header("x-request-id", &request_id)
         .header("authorization", "Bearer s3cret-bearer")
         .header("cookie", "session=s3cret-cookie")
-        .send()
-        .await
-        .expect("request sent");
+        .await;
 
     assert_eq!(response.status(), 500);
-    let event = sentry.event(|event| event["tags"]["request_id"] == request_id.as_str());
+    let event = sentry
+        .event(|event| event["tags"]["request_id"] == request_id.as_str())
+        .await;
     // "error" is Sentry's default level, left out of the JSON.
     assert!(
         event.get("level").is_none_or(|level| level == "error"),
@@ -74,16 +72,14 @@ async fn a_task_that_fails_for_good_is_reported_with_the_scheduling_request_id()
     let request_id = format!("sentry-task-{}", Uuid::new_v4());
 
     // No such person: the task fails at once, unrecoverably.
-    let call = TaskCall::new::<AddOneYear>(AddOneYearArgs {
-        person_id: 987_654_321,
-        pause_ms: 0,
-    })
-    .expect("call");
+    let call = fixtures::add_one_year(987_654_321, 0);
     let task = schedule_task(&world.tasks, call, Some(request_id.clone()))
         .await
         .expect("scheduled");
 
-    let event = sentry.event(|event| event["tags"]["request_id"] == request_id.as_str());
+    let event = sentry
+        .event(|event| event["tags"]["request_id"] == request_id.as_str())
+        .await;
     assert_eq!(event["tags"]["task"], "persons.add_one_year");
     assert_eq!(event["tags"]["task_id"], task.id.to_string());
     assert_eq!(event["message"], "task failed");

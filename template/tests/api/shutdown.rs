@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
-use crate::helpers::{HalfSentRequest, spawn_app};
+use crate::support::app::{HalfSentRequest, spawn_app};
 
 #[tokio::test]
 async fn shutdown_lets_a_request_in_flight_finish() {

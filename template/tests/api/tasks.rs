@@ -2,12 +2,12 @@
 use sea_orm::EntityTrait;
 use serde_json::Value;
 
-use crate::background::TaskWorld;
-use crate::helpers::{error_of, spawn_app, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_chain, schedule_task};
 use crate::service::models::task::State;
 use crate::service::tasks::Tasks;
-use crate::test_tasks::{self, flaky, panics, unrecoverable};
+use crate::support::app::{error_of, spawn_app, spawn_app_with};
+use crate::support::tasks::TaskWorld;
+use crate::support::test_tasks::{self, flaky, panics, unrecoverable};
 
 #[tokio::test]
 async fn a_birthday_schedules_a_task_that_adds_one_year() {
@@ -16,12 +16,9 @@ async fn a_birthday_schedules_a_task_that_adds_one_year() {
     let id = person["id"].as_i64().expect("id");
 
     let response = app
-        .client
-        .post(app.url(&format!("/v1/persons/{id}/birthday")))
+        .post(&format!("/v1/persons/{id}/birthday"))
         .header("x-request-id", "birthday-1")
-        .send()
-        .await
-        .expect("sent");
+        .await;
 
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"]
@@ -54,12 +51,7 @@ async fn a_birthday_schedules_a_task_that_adds_one_year() {
 async fn a_birthday_of_a_missing_person_is_a_404_and_schedules_nothing() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .post(app.url("/v1/persons/999/birthday"))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post("/v1/persons/999/birthday").await;
 
     let (status, code, _) = error_of(response).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
@@ -92,12 +84,7 @@ async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
 
     let person = app.create_person("Ada", 36).await;
     let id = person["id"].as_i64().expect("id");
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/persons/{id}/birthday")))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post(&format!("/v1/persons/{id}/birthday")).await;
 
     let (status, code, body) = error_of(response).await;
     assert_eq!((status, code.as_str()), (503, "unavailable"), "{body}");

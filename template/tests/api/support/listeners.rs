@@ -4,9 +4,11 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::support::eventually;
 
 /// How long a test waits for a record to arrive.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -25,19 +27,19 @@ impl Inbox {
     }
 
     /// Waits for a record containing `text`, and returns it.
-    pub fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(found) = self.all().into_iter().find(|record| record.contains(text)) {
-                return found;
-            }
-            assert!(
-                Instant::now() < deadline,
+    pub async fn wait_for(&self, text: &str) -> String {
+        let found = eventually(
+            PATIENCE,
+            async || self.all().into_iter().find(|record| record.contains(text)),
+            Option::is_some,
+        )
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
                 "no record with {text:?} within {PATIENCE:?}; got {:?}",
                 self.all()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 }
 
@@ -240,20 +242,22 @@ impl FakeSentry {
     }
 
     /// Waits for an event matching `wanted`.
-    pub fn event(&self, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let events = self.events.lock().expect("events").clone();
-            if let Some(event) = events.into_iter().find(&wanted) {
-                return event;
-            }
-            assert!(
-                Instant::now() < deadline,
+    pub async fn event(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let found = eventually(
+            PATIENCE,
+            async || {
+                let events = self.events.lock().expect("events").clone();
+                events.into_iter().find(&wanted)
+            },
+            Option::is_some,
+        )
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
                 "no matching Sentry event within {PATIENCE:?}; got {:?}",
                 self.events.lock().expect("events")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            )
+        })
     }
 
     /// Every envelope received, as text.
@@ -381,7 +385,7 @@ impl TlsInput {
         if !made {
             let message = "no `openssl` to make test certificates: the TLS test is SKIPPED";
             assert!(std::env::var_os("CI").is_none(), "{message} (CI is set)");
-            crate::helpers::notice(&format!("*** {message}."));
+            crate::support::notice(&format!("*** {message}."));
             return None;
         }
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)

@@ -1,6 +1,52 @@
-//! What the tests share.
-pub mod background;
-pub mod helpers;
+//! What the tests share, by topic; the files beside this folder are the features.
+//!
+//! - [`service`]: the crate under test and its executable, named once.
+//! - [`app`]: the service in this process ([`app::TestApp`]), and HTTP calls ([`app::Api`])
+//!   to it or to a service process.
+//! - [`database`], [`redis`]: a database and a Redis namespace per test, on the servers
+//!   [`provision`] finds (a variable, else a container, else a fallback or a skip).
+//! - [`process`]: the service's commands (`serve`, `worker`, `beat`) as processes.
+//! - [`tasks`]: a database and a task queue without HTTP, for the queue's own tests;
+//!   [`test_tasks`]: tasks that exist only for the tests.
+//! - [`fixtures`]: one way to make each thing a test starts from.
+//! - [`listeners`]: stand-ins for the log servers and Sentry.
+use std::time::{Duration, Instant};
+
+pub mod app;
+pub mod database;
+pub mod fixtures;
 pub mod listeners;
+pub mod process;
+pub mod provision;
+pub mod redis;
 pub mod service;
+pub mod tasks;
 pub mod test_tasks;
+
+/// Runs `probe` until its answer satisfies `done` or `patience` runs out, and returns the
+/// last answer: the caller asserts on it, with a message that says what it saw. Polled
+/// rather than slept, so that a loaded machine only makes a test slower.
+pub async fn eventually<T>(
+    patience: Duration,
+    mut probe: impl AsyncFnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + patience;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let answer = probe().await;
+        if done(&answer) || Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Writes straight to stderr, past the test harness's capture, so that a skipped or
+/// downgraded test is seen even when it passes.
+pub fn notice(text: &str) {
+    use std::io::Write;
+
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
