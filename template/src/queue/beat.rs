@@ -17,7 +17,7 @@ use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::message::{InstanceId, Message};
-use super::{Broker, JobCall, Keys, Queue, QueueError, store};
+use super::{Broker, JobCall, JobError, Keys, Queue, QueueError, store};
 use crate::config::BeatSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task;
@@ -38,8 +38,13 @@ impl Keys {
 /// Why beat stopped, or could not fire a tick.
 #[derive(Debug, thiserror::Error)]
 pub enum BeatError {
-    #[error("schedule {name}: {reason}")]
-    Schedule { name: String, reason: String },
+    #[error("schedule {name}: {source}")]
+    Cron {
+        name: String,
+        source: croner::errors::CronError,
+    },
+    #[error("schedule {name}: {source}")]
+    Job { name: String, source: JobError },
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("database error: {0}")]
@@ -165,18 +170,22 @@ fn entries(queue: &Queue, settings: &BeatSettings) -> Result<Vec<Entry>, BeatErr
         .schedules
         .iter()
         .map(|(name, schedule)| {
-            let fail = |reason: String| BeatError::Schedule {
+            let cron: Cron = schedule.cron.parse().map_err(|source| BeatError::Cron {
                 name: name.clone(),
-                reason,
-            };
-            let cron: Cron = schedule.cron.parse().map_err(|e| fail(format!("{e}")))?;
+                source,
+            })?;
             let args = if schedule.args.is_null() {
                 serde_json::json!({})
             } else {
                 schedule.args.clone()
             };
-            let call = JobCall::named(queue.registry(), &schedule.task, args)
-                .map_err(|e| fail(e.to_string()))?;
+            let call =
+                JobCall::named(queue.registry(), &schedule.task, args).map_err(|source| {
+                    BeatError::Job {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
             Ok(Entry {
                 name: name.clone(),
                 cron,
