@@ -5,7 +5,7 @@ use std::time::Duration;
 use sea_orm::EntityTrait;
 
 use crate::service::models::task;
-use crate::service::tasks::queue::Keys;
+use crate::service::queue::Keys;
 use crate::support::eventually;
 use crate::support::process::Process;
 use crate::support::redis::TestRedis;

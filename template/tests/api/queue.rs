@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::service::controllers::tasks::{schedule_chain, schedule_many, schedule_task};
 use crate::service::models::task::State;
-use crate::service::tasks::TaskCall;
+use crate::service::queue::JobCall;
 use crate::support::app::spawn_app_with;
 use crate::support::eventually;
 use crate::support::fixtures::add_one_year;
@@ -216,7 +216,7 @@ async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
         }
         ids
     };
-    let calls: Vec<TaskCall> = (0..100)
+    let calls: Vec<JobCall> = (0..100)
         .flat_map(|_| persons.iter().map(|id| add_one_year(*id, 0)))
         .collect();
     let scheduled = schedule_many(&world.tasks, calls, None)

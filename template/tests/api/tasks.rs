@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::service::controllers::tasks::{schedule_chain, schedule_task};
 use crate::service::models::task::State;
-use crate::service::tasks::Tasks;
+use crate::service::queue::Queue;
 use crate::support::app::{error_of, spawn_app, spawn_app_with};
 use crate::support::tasks::TaskWorld;
 use crate::support::test_tasks::{self, flaky, panics, unrecoverable};
@@ -109,7 +109,7 @@ async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
 }
 
 /// A task handle in eager mode with the test tasks registered, on a fresh database.
-async fn eager() -> (TaskWorld, Tasks) {
+async fn eager() -> (TaskWorld, Queue) {
     let world = TaskWorld::with(|_| {}).await;
     let tasks = world.tasks.clone().with_registry(test_tasks::registry());
     assert!(tasks.is_eager());

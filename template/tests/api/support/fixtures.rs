@@ -3,7 +3,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::service::controllers::persons::{self, PersonInput};
 use crate::service::models::person;
-use crate::service::tasks::TaskCall;
+use crate::service::queue::JobCall;
 use crate::service::tasks::maintenance::Ping;
 use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
 
@@ -17,8 +17,8 @@ pub async fn person(db: &DatabaseConnection, name: &str, age: i32) -> person::Mo
 }
 
 /// A call of the service's example task: one year more for a person, after a pause.
-pub fn add_one_year(person_id: i64, pause_ms: u64) -> TaskCall {
-    TaskCall::new::<AddOneYear>(AddOneYearArgs {
+pub fn add_one_year(person_id: i64, pause_ms: u64) -> JobCall {
+    JobCall::new::<AddOneYear>(AddOneYearArgs {
         person_id,
         pause_ms,
     })
@@ -26,6 +26,6 @@ pub fn add_one_year(person_id: i64, pause_ms: u64) -> TaskCall {
 }
 
 /// A call of `tasks.ping`, which does nothing and answers `"pong"`.
-pub fn ping() -> TaskCall {
-    TaskCall::new::<Ping>(()).expect("call")
+pub fn ping() -> JobCall {
+    JobCall::new::<Ping>(()).expect("call")
 }

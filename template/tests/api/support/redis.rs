@@ -5,7 +5,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::service::config::Settings;
-use crate::service::tasks::queue::Keys;
+use crate::service::queue::Keys;
 use crate::support::provision::{Wanted, cleanup, start_container};
 
 /// `TEST_REDIS_URL`, else a Redis container; without either the task tests are skipped.

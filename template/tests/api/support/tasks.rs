@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::service::config::Settings;
 use crate::service::models::task::State;
-use crate::service::tasks::Tasks;
+use crate::service::queue::Queue;
 use crate::support::app::test_settings;
 use crate::support::database::TestDatabase;
 use crate::support::redis::TestRedis;
@@ -16,7 +16,7 @@ use crate::support::{eventually, fixtures};
 pub struct TaskWorld {
     pub database: TestDatabase,
     pub db: DatabaseConnection,
-    pub tasks: Tasks,
+    pub tasks: Queue,
 }
 
 impl TaskWorld {
@@ -36,7 +36,9 @@ impl TaskWorld {
         crate::service::db::upgrade(&db, None)
             .await
             .expect("migrate");
-        let tasks = Tasks::new(db.clone(), &settings.redis, &settings.tasks).expect("task queue");
+        let registry = crate::service::tasks::registry();
+        let tasks =
+            Queue::new(db.clone(), &settings.redis, &settings.tasks, registry).expect("task queue");
         Self {
             database,
             db,
@@ -47,14 +49,14 @@ impl TaskWorld {
     /// Runs `worker` in this process until the returned sender is dropped or used.
     pub fn spawn_worker(
         &self,
-        tasks: Tasks,
+        tasks: Queue,
     ) -> (
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     ) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            crate::service::tasks::worker::run(tasks, async {
+            crate::service::queue::worker::run(tasks, async {
                 let _ = stopped.await;
             })
             .await
