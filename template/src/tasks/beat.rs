@@ -166,7 +166,7 @@ fn entries(tasks: &Tasks, settings: &BeatSettings) -> Result<Vec<Entry>, BeatErr
                 name: name.clone(),
                 reason,
             };
-            let cron: Cron = schedule.cron.parse().map_err(|e| fail(format!("{e}")))?;
+            let cron = schedule.cron.cron().clone();
             let args = if schedule.args.is_null() {
                 serde_json::json!({})
             } else {

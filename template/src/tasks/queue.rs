@@ -19,7 +19,7 @@ use fred::types::scripts::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::{RedisSettings, TaskSettings};
+use crate::config::{RedisSettings, RedisUrl, TaskSettings};
 
 /// A task as carried by the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,8 +247,11 @@ impl Queue {
     /// Starts connecting in the background; commands fail (after the command timeout)
     /// until Redis answers, and the client reconnects on its own after losing it.
     pub fn connect(redis: &RedisSettings, tasks: &TaskSettings) -> Result<Self, QueueError> {
-        let url = redis.url.as_deref().unwrap_or_default();
-        let mut config = Config::from_url(url)?;
+        let mut config = redis
+            .url
+            .as_ref()
+            .map(RedisUrl::client_config)
+            .ok_or_else(|| QueueError::new("redis.url is not set"))?;
         config.fail_fast = false;
         let command_timeout = Duration::from_millis(redis.command_timeout_ms);
         let client = Builder::from_config(config)

@@ -33,7 +33,7 @@ impl TestRedis {
 
     /// Points settings at this Redis, with short delays so that tests stay quick.
     pub fn configure(&self, settings: &mut Settings) {
-        settings.redis.url = Some(self.url.clone());
+        settings.redis.url = Some(self.url.parse().expect("a Redis URL"));
         settings.tasks.eager = false;
         settings.tasks.namespace = self.namespace.clone();
         settings.tasks.retry_base_ms = 100;
@@ -169,7 +169,7 @@ impl TaskWorld {
     pub async fn with(configure: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create().await;
         let mut settings = test_settings();
-        settings.database.url = Some(database.url.clone());
+        settings.database.url = Some(database.url.parse().expect("a database URL"));
         configure(&mut settings);
         let db = crate::service::db::connect(&settings.database)
             .await
