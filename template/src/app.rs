@@ -9,7 +9,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::ServiceBuilderExt;
@@ -19,18 +18,10 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::api;
+use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::queue::{Queue, QueueError};
 use crate::{db, metrics, tasks};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub tasks: Queue,
-    pub settings: Arc<Settings>,
-}
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::App;
-use crate::config::Settings;
+use crate::config::{BeatSettings, ConfigError, Settings};
 use crate::queue::{self, Queue};
 use crate::{api, db, tasks, telemetry};
 
@@ -78,6 +78,9 @@ pub fn run() -> ExitCode {
         Ok(settings) => settings,
         Err(error) => return fail(error),
     };
+    if let Err(error) = check_schedules(&settings.beat, tasks::registry()) {
+        return fail(error);
+    }
     match cli.command {
         Command::Config => {
             print!("{}", settings.redacted_yaml());
@@ -137,6 +140,31 @@ pub fn run() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Checks what the configuration cannot know alone: that each beat schedule names a
+/// registered task and gives it arguments it accepts. Every command checks, as it checks
+/// the rest of the configuration.
+fn check_schedules(beat: &BeatSettings, registry: &queue::Registry) -> Result<(), ConfigError> {
+    for (name, schedule) in &beat.schedules {
+        let Some(task) = registry.get(&schedule.task) else {
+            return Err(ConfigError::new(format!(
+                "beat.schedules.{name}.task {:?} is not a registered task (known: {})",
+                schedule.task,
+                registry.names().join(", ")
+            )));
+        };
+        let args = match &schedule.args {
+            serde_json::Value::Null => serde_json::json!({}),
+            args => args.clone(),
+        };
+        if let Err(error) = task.check_args(&args) {
+            return Err(ConfigError::new(format!(
+                "beat.schedules.{name}.args: {error}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> Result<(), BoxError> {
     let app = App::build(settings).await?;
     app.run_until_stopped(shutdown_signal()).await?;
@@ -169,7 +197,7 @@ async fn beat(settings: Settings) -> Result<(), BoxError> {
 
 /// For processes without an API port: `/metrics` and `/mon/ping` on `metrics.listen`.
 async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxError> {
-    let Some(address) = settings.metrics.listen.as_deref() else {
+    let Some(address) = settings.metrics.listen else {
         return Ok(());
     };
     let listener = tokio::net::TcpListener::bind(address)
@@ -240,12 +268,7 @@ fn default_health_urls(settings: &Settings) -> Vec<String> {
         "http://{api_host}:{}/mon/ping",
         settings.server.port
     )];
-    if let Some(Ok(address)) = settings
-        .metrics
-        .listen
-        .as_deref()
-        .map(str::parse::<std::net::SocketAddr>)
-    {
+    if let Some(address) = settings.metrics.listen {
         urls.push(format!(
             "http://{}:{}/mon/ping",
             local(address.ip()),
@@ -312,4 +335,38 @@ pub async fn shutdown_signal() {
 fn fail(error: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn beat_schedules_must_name_a_registered_task_with_fitting_arguments() {
+        for (var, value, expected) in [
+            (
+                "TASK",
+                "persons.nope",
+                "configuration error: beat.schedules.purge-finished-tasks.task \"persons.nope\" \
+                 is not a registered task (known: ",
+            ),
+            (
+                "ARGS__OLDER_THAN_DAYS",
+                "soon",
+                "configuration error: beat.schedules.purge-finished-tasks.args: ",
+            ),
+        ] {
+            let name = format!("APP__BEAT__SCHEDULES__PURGE-FINISHED-TASKS__{var}");
+            let vars = HashMap::from([(name, value.to_owned())]);
+            let settings = Settings::load_from(&vars).expect("the config alone is fine");
+            let error = check_schedules(&settings.beat, tasks::registry())
+                .expect_err("refused")
+                .to_string();
+            assert!(error.starts_with(expected), "{var}: {error}");
+        }
+        let settings = Settings::load_from(&HashMap::new()).expect("loads");
+        assert!(check_schedules(&settings.beat, tasks::registry()).is_ok());
+    }
 }

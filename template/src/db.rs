@@ -9,7 +9,7 @@ use crate::config::DatabaseSettings;
 
 /// Opens the connection pool described by the settings.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    let url = settings.url.clone().unwrap_or_default();
+    let url = settings.url.as_ref().map_or("", |url| url.expose());
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(settings.max_connections)

@@ -2,14 +2,17 @@
 //!
 //! The main router holds what every version shares (monitoring, errors); each API version
 //! is a router of its own nested under `/v1`, `/v2`, ... and reusing the controllers.
+use std::sync::Arc;
+
 use axum::Router;
+use sea_orm::DatabaseConnection;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::app::AppState;
 use crate::config::Settings;
+use crate::queue::Queue;
 
 pub mod deprecation;
 pub mod error;
@@ -17,6 +20,14 @@ pub mod extract;
 pub mod mon;
 pub mod pagination;
 pub mod v1;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub tasks: Queue,
+    pub settings: Arc<Settings>,
+}
 
 /// The top of the OpenAPI document; the paths come from the routes' annotations.
 #[derive(OpenApi)]

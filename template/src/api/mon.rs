@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::queue::Broker;
 
 /// How long `/metrics` waits for the queue's depth before leaving it out.

@@ -39,11 +39,6 @@ impl Keys {
 #[derive(Debug, thiserror::Error)]
 pub enum BeatError {
     #[error("schedule {name}: {source}")]
-    Cron {
-        name: String,
-        source: croner::errors::CronError,
-    },
-    #[error("schedule {name}: {source}")]
     Job { name: String, source: JobError },
     #[error(transparent)]
     Queue(#[from] QueueError),
@@ -170,10 +165,7 @@ fn entries(queue: &Queue, settings: &BeatSettings) -> Result<Vec<Entry>, BeatErr
         .schedules
         .iter()
         .map(|(name, schedule)| {
-            let cron: Cron = schedule.cron.parse().map_err(|source| BeatError::Cron {
-                name: name.clone(),
-                source,
-            })?;
+            let cron = schedule.cron.cron().clone();
             let args = if schedule.args.is_null() {
                 serde_json::json!({})
             } else {

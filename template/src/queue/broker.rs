@@ -20,7 +20,7 @@ use fred::types::lists::LMoveDirection;
 use fred::types::scripts::Script;
 
 use super::message::{Ack, Encoded, InstanceId, Message};
-use crate::config::{RedisSettings, TaskSettings};
+use crate::config::{RedisSettings, RedisUrl, TaskSettings};
 
 /// The queue's Redis could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -126,8 +126,11 @@ impl Broker {
     /// Starts connecting in the background; commands fail (after the command timeout)
     /// until Redis answers, and the client reconnects on its own after losing it.
     pub fn connect(redis: &RedisSettings, tasks: &TaskSettings) -> Result<Self, QueueError> {
-        let url = redis.url.as_deref().unwrap_or_default();
-        let mut config = Config::from_url(url)?;
+        let mut config = redis
+            .url
+            .as_ref()
+            .map(RedisUrl::client_config)
+            .ok_or(QueueError::NotConfigured("this process"))?;
         config.fail_fast = false;
         let command_timeout = Duration::from_millis(redis.command_timeout_ms);
         let client = Builder::from_config(config)

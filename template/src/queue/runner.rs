@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_within_jitter_and_stops_at_the_cap() {
-        let mut settings = Settings::default().tasks;
+        let mut settings = Settings::defaults().expect("built-in defaults").tasks;
         settings.retry_base_ms = 1000;
         settings.retry_max_ms = 5000;
         for _ in 0..100 {

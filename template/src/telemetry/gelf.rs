@@ -1,5 +1,4 @@
 //! GELF 1.1 messages (Graylog and compatible inputs) over TCP, optionally TLS.
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::{Map, Value};
@@ -20,10 +19,15 @@ pub struct GelfLayer<W> {
 }
 
 impl<W> GelfLayer<W> {
-    pub fn new(writer: W, host: &str, extra_fields: &BTreeMap<String, String>) -> Self {
+    /// `extra_fields` are sent with their real values (tokens included).
+    pub fn new<'a>(
+        writer: W,
+        host: &str,
+        extra_fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
         let extra = extra_fields
-            .iter()
-            .map(|(name, value)| (field_name(name), Value::String(value.clone())))
+            .into_iter()
+            .map(|(name, value)| (field_name(name), Value::String(value.to_owned())))
             .collect();
         Self {
             writer,
@@ -107,8 +111,7 @@ mod tests {
 
     #[test]
     fn a_message_has_the_gelf_fields_and_the_extra_ones() {
-        let extra = BTreeMap::from([("token".to_owned(), "s3cret".to_owned())]);
-        let layer = GelfLayer::new((), "web-1", &extra);
+        let layer = GelfLayer::new((), "web-1", [("token", "s3cret")]);
         let record = Record {
             time: "2026-11-28T10:00:00.25Z".parse().unwrap(),
             level: Level::ERROR,

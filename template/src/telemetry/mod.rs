@@ -19,7 +19,7 @@ use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{LogFormat, Rotation, Settings};
+use crate::config::{LogFilter, LogFormat, Rotation, Settings};
 
 pub mod gelf;
 pub mod net;
@@ -132,27 +132,26 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             Writer::Queued(writer) => fmt_layer(file.format, writer, false),
             Writer::Direct(writer) => fmt_layer(file.format, Mutex::new(writer), false),
         };
-        layers.push(with_level(layer, file.level.as_deref()));
+        layers.push(with_level(layer, file.level.as_ref()));
     }
     let needs_fields = log.syslog.enabled || log.gelf.enabled || settings.sentry.dsn.is_some();
     if log.syslog.enabled {
         let syslog = &log.syslog;
-        let target = syslog::Target::parse(&syslog.address).map_err(TelemetryError)?;
-        let facility = syslog::facility(&syslog.facility)
-            .ok_or_else(|| TelemetryError(format!("unknown facility {}", syslog.facility)))?;
+        let facility = syslog.facility.code();
         let app_name = syslog.app_name.as_deref().unwrap_or(service);
         let out = sink("syslog", syslog.nonblocking, syslog.queue_capacity);
-        let layer: BoxedLayer = match out.connect(target.transport(), &mut queues, &mut counters) {
+        let transport = syslog::transport(&syslog.address);
+        let layer: BoxedLayer = match out.connect(transport, &mut queues, &mut counters) {
             Writer::Queued(w) => syslog::SyslogLayer::new(w, facility, &hostname, app_name).boxed(),
             Writer::Direct(w) => {
                 syslog::SyslogLayer::new(Mutex::new(w), facility, &hostname, app_name).boxed()
             }
         };
-        layers.push(with_level(layer, syslog.level.as_deref()));
+        layers.push(with_level(layer, syslog.level.as_ref()));
     }
     if log.gelf.enabled {
         let gelf = &log.gelf;
-        let address = net::Address::parse(&gelf.address).map_err(TelemetryError)?;
+        let address = gelf.address.clone();
         let transport = if gelf.tls {
             let config = net::tls_config(gelf.ca_file.as_deref()).map_err(TelemetryError)?;
             Transport::Tls(address, net::Framing::NulTerminated, config)
@@ -160,12 +159,12 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             Transport::Tcp(address, net::Framing::NulTerminated)
         };
         let out = sink("gelf", gelf.nonblocking, gelf.queue_capacity);
-        let extra = &gelf.extra_fields;
+        let extra = || gelf.extra_fields.exposed();
         let layer: BoxedLayer = match out.connect(transport, &mut queues, &mut counters) {
-            Writer::Queued(w) => gelf::GelfLayer::new(w, &hostname, extra).boxed(),
-            Writer::Direct(w) => gelf::GelfLayer::new(Mutex::new(w), &hostname, extra).boxed(),
+            Writer::Queued(w) => gelf::GelfLayer::new(w, &hostname, extra()).boxed(),
+            Writer::Direct(w) => gelf::GelfLayer::new(Mutex::new(w), &hostname, extra()).boxed(),
         };
-        layers.push(with_level(layer, gelf.level.as_deref()));
+        layers.push(with_level(layer, gelf.level.as_ref()));
     }
     let sentry = reporting::init(&settings.sentry, settings.env, &hostname);
     if sentry.is_some() {
@@ -176,9 +175,7 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
         layers.insert(0, record::SpanFieldsLayer.boxed());
     }
 
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| log.level.build());
     if Registry::default()
         .with(filter)
         .with(layers)
@@ -273,9 +270,9 @@ where
 }
 
 /// A sink's own filter, narrowing the global one.
-fn with_level(layer: BoxedLayer, level: Option<&str>) -> BoxedLayer {
-    match level.and_then(|level| EnvFilter::try_new(level).ok()) {
-        Some(filter) => layer.with_filter(EventFilter(filter)).boxed(),
+fn with_level(layer: BoxedLayer, level: Option<&LogFilter>) -> BoxedLayer {
+    match level {
+        Some(filter) => layer.with_filter(EventFilter(filter.build())).boxed(),
         None => layer,
     }
 }

@@ -28,55 +28,22 @@ const NOTICE_EVERY: Duration = Duration::from_secs(10);
 /// The largest datagram sent; longer records are cut.
 const MAX_DATAGRAM: usize = 65_000;
 
-/// `host:port`, resolved again at each connection (servers move).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address {
-    pub host: String,
-    pub port: u16,
-}
+pub use crate::config::Address;
 
-impl Address {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (host, port) = text
-            .rsplit_once(':')
-            .ok_or_else(|| format!("must be host:port (got {text:?})"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = port
-            .parse()
-            .map_err(|_| format!("has no valid port (got {text:?})"))?;
-        if host.is_empty() {
-            return Err(format!("has no host (got {text:?})"));
-        }
-        Ok(Self {
-            host: host.to_owned(),
-            port,
-        })
-    }
-
-    fn connect_tcp(&self) -> io::Result<TcpStream> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
-        for address in (self.host.as_str(), self.port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-                Ok(stream) => {
-                    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-                    stream.set_nodelay(true)?;
-                    return Ok(stream);
-                }
-                Err(error) => last = error,
+/// A TCP connection to `address`, trying each of its IP addresses in turn.
+fn connect_tcp(address: &Address) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name has no address");
+    for ip in (address.host.as_str(), address.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&ip, CONNECT_TIMEOUT) {
+            Ok(stream) => {
+                stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+                stream.set_nodelay(true)?;
+                return Ok(stream);
             }
-        }
-        Err(last)
-    }
-}
-
-impl std::fmt::Display for Address {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
+            Err(error) => last = error,
         }
     }
+    Err(last)
 }
 
 /// How records are delimited on a stream.
@@ -161,13 +128,13 @@ impl Connection {
                 socket.connect(target)?;
                 Ok(Self::Udp(socket))
             }
-            Transport::Tcp(address, _) => Ok(Self::Tcp(address.connect_tcp()?)),
+            Transport::Tcp(address, _) => Ok(Self::Tcp(connect_tcp(address)?)),
             Transport::Tls(address, _, config) => {
                 let name = ServerName::try_from(address.host.clone())
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
                 let session = ClientConnection::new(config.clone(), name)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                let mut stream = StreamOwned::new(session, address.connect_tcp()?);
+                let mut stream = StreamOwned::new(session, connect_tcp(address)?);
                 // Handshake now, so that a refused certificate shows as a connection error.
                 stream.sock.set_read_timeout(Some(CONNECT_TIMEOUT))?;
                 while stream.conn.is_handshaking() {

@@ -10,6 +10,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::record::{Record, text};
+use crate::config::secret::is_secret_name;
 use crate::config::{Environment, SentrySettings};
 
 /// Fields that become Sentry tags (searchable) rather than extra data.
@@ -22,17 +23,6 @@ const TAGS: [&str; 7] = [
     "task_id",
     "attempt",
 ];
-/// Fields never sent, whatever logs them.
-const SENSITIVE: [&str; 8] = [
-    "password",
-    "secret",
-    "token",
-    "authorization",
-    "cookie",
-    "dsn",
-    "key",
-    "credential",
-];
 
 /// Starts the Sentry client when a DSN is configured.
 pub fn init(
@@ -40,13 +30,12 @@ pub fn init(
     env: Environment,
     server_name: &str,
 ) -> Option<sentry::ClientInitGuard> {
-    let dsn = settings.dsn.as_deref()?;
+    let dsn = settings.dsn.as_ref()?.expose().dsn().clone();
     let environment = settings
         .environment
         .clone()
         .unwrap_or_else(|| env.as_str().to_owned());
-    let options = sentry::ClientOptions::new()
-        .dsn(dsn)
+    let mut options = sentry::ClientOptions::new()
         .environment(environment)
         .release(concat!(
             env!("CARGO_PKG_NAME"),
@@ -56,6 +45,7 @@ pub fn init(
         .sample_rate(settings.sample_rate)
         .send_default_pii(false)
         .server_name(server_name.to_owned());
+    options.dsn = Some(dsn);
     Some(sentry::init(options))
 }
 
@@ -81,7 +71,8 @@ pub fn to_event(record: &Record) -> Event<'static> {
     let mut tags = BTreeMap::new();
     let mut extra = BTreeMap::new();
     for (name, value) in record.all_fields() {
-        if is_sensitive(name) {
+        // Fields named like secrets (the one list the config dump uses) are never sent.
+        if is_secret_name(name) {
             continue;
         }
         if TAGS.contains(&name) {
@@ -132,11 +123,6 @@ pub fn to_event(record: &Record) -> Event<'static> {
         extra,
         ..Default::default()
     }
-}
-
-fn is_sensitive(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SENSITIVE.iter().any(|word| name.contains(word))
 }
 
 #[cfg(test)]

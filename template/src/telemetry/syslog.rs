@@ -1,62 +1,23 @@
 //! RFC 5424 syslog messages over UDP, TCP (octet-counted) or a unix datagram socket.
 use std::io::Write;
-#[cfg(unix)]
-use std::path::PathBuf;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::net::{Address, Framing, Transport};
+use super::net::{Framing, Transport};
 use super::record::{Record, outside_sinks, text};
+use crate::config::SyslogAddress;
 
-/// Where the messages go, from `udp://host:port`, `tcp://host:port` or `unix:///dev/log`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Udp(Address),
-    Tcp(Address),
-    #[cfg(unix)]
-    Unix(PathBuf),
-}
-
-impl Target {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (scheme, rest) = text.split_once("://").ok_or_else(|| {
-            format!("must be udp://host:port, tcp://host:port or unix:///path (got {text:?})")
-        })?;
-        match scheme {
-            "udp" => Ok(Self::Udp(Address::parse(rest)?)),
-            "tcp" => Ok(Self::Tcp(Address::parse(rest)?)),
-            #[cfg(unix)]
-            "unix" if rest.starts_with('/') => Ok(Self::Unix(rest.into())),
-            _ => Err(format!(
-                "must be udp://host:port, tcp://host:port or unix:///path (got {text:?})"
-            )),
-        }
+/// How messages reach the configured address.
+pub fn transport(address: &SyslogAddress) -> Transport {
+    match address {
+        SyslogAddress::Udp(address) => Transport::Udp(address.clone()),
+        SyslogAddress::Tcp(address) => Transport::Tcp(address.clone(), Framing::OctetCounting),
+        #[cfg(unix)]
+        SyslogAddress::Unix(path) => Transport::UnixDatagram(path.clone()),
     }
-
-    pub fn transport(&self) -> Transport {
-        match self {
-            Self::Udp(address) => Transport::Udp(address.clone()),
-            Self::Tcp(address) => Transport::Tcp(address.clone(), Framing::OctetCounting),
-            #[cfg(unix)]
-            Self::Unix(path) => Transport::UnixDatagram(path.clone()),
-        }
-    }
-}
-
-/// The facility code of a facility name.
-pub fn facility(name: &str) -> Option<u8> {
-    const NAMES: [&str; 12] = [
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-        "authpriv", "ftp",
-    ];
-    if let Some(code) = NAMES.iter().position(|known| *known == name) {
-        return u8::try_from(code).ok();
-    }
-    let local: u8 = name.strip_prefix("local")?.parse().ok()?;
-    (local <= 7).then_some(16 + local)
 }
 
 /// Writes each event as one syslog message.
@@ -141,35 +102,6 @@ fn header_field(value: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_name_their_transport() {
-        assert_eq!(
-            Target::parse("udp://127.0.0.1:514"),
-            Ok(Target::Udp(Address::parse("127.0.0.1:514").unwrap()))
-        );
-        assert!(matches!(
-            Target::parse("tcp://logs:601"),
-            Ok(Target::Tcp(_))
-        ));
-        assert!(matches!(
-            Target::parse("unix:///dev/log"),
-            Ok(Target::Unix(_))
-        ));
-        assert!(Target::parse("127.0.0.1:514").is_err());
-        assert!(Target::parse("http://logs:80").is_err());
-        assert!(Target::parse("udp://logs").is_err());
-    }
-
-    #[test]
-    fn facilities_have_their_rfc_codes() {
-        assert_eq!(facility("user"), Some(1));
-        assert_eq!(facility("daemon"), Some(3));
-        assert_eq!(facility("local0"), Some(16));
-        assert_eq!(facility("local7"), Some(23));
-        assert_eq!(facility("local8"), None);
-        assert_eq!(facility("nope"), None);
-    }
 
     #[test]
     fn a_message_has_the_rfc5424_header_and_the_fields() {

@@ -28,7 +28,7 @@ async fn ready_checks_the_database_and_skips_redis_when_tasks_run_in_process() {
 async fn ready_is_a_503_naming_redis_when_redis_is_away() {
     let app = spawn_app_with(|settings| {
         // Nothing listens on port 1.
-        settings.redis.url = Some("redis://127.0.0.1:1".into());
+        settings.redis.url = Some("redis://127.0.0.1:1".parse().expect("a Redis URL"));
         settings.redis.command_timeout_ms = 300;
         settings.tasks.eager = false;
     })

@@ -76,7 +76,7 @@ async fn unknown_tasks_are_404_and_malformed_ids_400() {
 async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
     let app = spawn_app_with(|settings| {
         // Nothing listens on port 1.
-        settings.redis.url = Some("redis://127.0.0.1:1".into());
+        settings.redis.url = Some("redis://127.0.0.1:1".parse().expect("a Redis URL"));
         settings.redis.command_timeout_ms = 300;
         settings.tasks.eager = false;
     })

@@ -4,7 +4,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::deprecation::{Deprecation, deprecated};
-use crate::app::AppState;
+use crate::api::AppState;
 
 pub mod persons;
 pub mod tasks;

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::AppState;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::{Json, Path, Query, RequestId, whole};
 use crate::api::pagination::{PageBody, PageQuery};
 use crate::api::v1::tasks::TaskBody;
-use crate::app::AppState;
 use crate::controllers::persons::{self as controller, PersonChanges, PersonInput};
 use crate::models::person;
 use crate::tasks::persons::schedule_birthday;

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::api::AppState;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::extract::Path;
-use crate::app::AppState;
 use crate::controllers::tasks as controller;
 use crate::models::task::{self, State as TaskState};
 

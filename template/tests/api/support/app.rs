@@ -127,7 +127,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
     let database = TestDatabase::create().await;
     let mut settings = test_settings();
-    settings.database.url = Some(database.url.clone());
+    settings.database.url = Some(database.url.parse().expect("a database URL"));
     settings.database.auto_migrate = true;
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;

@@ -46,7 +46,7 @@ impl TestRedis {
 
     /// Points settings at this Redis, with short delays so that tests stay quick.
     pub fn configure(&self, settings: &mut Settings) {
-        settings.redis.url = Some(self.url.clone());
+        settings.redis.url = Some(self.url.parse().expect("a Redis URL"));
         settings.tasks.eager = false;
         settings.tasks.namespace = self.namespace.clone();
         settings.tasks.retry_base_ms = 100;

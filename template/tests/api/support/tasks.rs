@@ -28,7 +28,7 @@ impl TaskWorld {
     pub async fn with(configure: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create().await;
         let mut settings = test_settings();
-        settings.database.url = Some(database.url.clone());
+        settings.database.url = Some(database.url.parse().expect("a database URL"));
         configure(&mut settings);
         let db = crate::service::db::connect(&settings.database)
             .await
