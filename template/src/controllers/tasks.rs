@@ -8,7 +8,7 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::Error;
+use super::{Dependency, Error};
 use crate::metrics::{self, TaskEvent};
 use crate::models::task::{self, Entity as TaskRow, State};
 use crate::tasks::{Message, TaskCall, Tasks};
@@ -59,7 +59,10 @@ pub async fn schedule_claimed(
     keep: std::time::Duration,
 ) -> Result<task::Model, Error> {
     let Some(queue) = tasks.queue() else {
-        return Err(Error::Unavailable("beat needs the Redis queue".into()));
+        return Err(Error::unavailable(
+            Dependency::TaskQueue,
+            "beat needs the Redis queue",
+        ));
     };
     let row = match TaskRow::find_by_id(id).one(&tasks.db).await? {
         Some(row) => row,
@@ -73,7 +76,7 @@ pub async fn schedule_claimed(
     queue
         .push_claimed(&message, claim, keep)
         .await
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(|e| Error::unavailable(Dependency::TaskQueue, e))?;
     metrics::global().tasks(&row.name, TaskEvent::Scheduled, 1);
     Ok(row)
 }
@@ -111,7 +114,7 @@ async fn schedule(
         // A warning: the caller turns the error into its own ERROR (one report each).
         tracing::warn!(%error, "cannot queue tasks");
         let _ = fail_unqueued(&tasks.db, &ids, &error.to_string()).await;
-        return Err(Error::Unavailable(error.to_string()));
+        return Err(Error::unavailable(Dependency::TaskQueue, error));
     }
     if tasks.is_eager() {
         // They ran already: return their final state.
