@@ -326,25 +326,35 @@ mod tests {
     #[test]
     fn a_503_names_the_dependency_that_is_away() {
         use controllers::Dependency;
-        use sea_orm::{ConnAcquireErr, DbErr};
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
 
-        let queue = ApiError::from(controllers::Error::unavailable(
-            Dependency::TaskQueue,
-            "connection refused",
-        ));
+        let queue = controllers::Error::unavailable(Dependency::TaskQueue, "connection refused");
+        // No connection in time from the pool; a connection refused by the server.
         let timeout = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
-        let database = ApiError::from(controllers::Error::from(timeout));
+        let refused = DbErr::Conn(RuntimeErr::Internal("not accepting connections".into()));
 
         for (error, message) in [
-            (&queue, "the task queue is unavailable; try again later"),
-            (&database, "the database is unavailable; try again later"),
+            (queue, "the task queue is unavailable; try again later"),
+            (
+                timeout.into(),
+                "the database is unavailable; try again later",
+            ),
+            (
+                refused.into(),
+                "the database is unavailable; try again later",
+            ),
         ] {
+            let cause = error.to_string();
+            let error = ApiError::from(error);
             assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(error.detail.code, "unavailable");
             assert_eq!(error.detail.message, message);
+            assert_eq!(error.cause, Some(cause), "the log has the inner cause");
         }
-        let cause = database.cause.as_deref().unwrap_or_default();
-        assert!(cause.contains("Failed to acquire connection"), "{cause}");
+        // Other database errors stay 500s.
+        let query = DbErr::Query(RuntimeErr::Internal("no such table".into()));
+        let error = ApiError::from(controllers::Error::from(query));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]

@@ -7,12 +7,12 @@
 //! #[schema(schema_with = fields::text::<NAME_MAX_CHARS>)]
 //! pub name: String,
 //! #[schema(schema_with = fields::integer::<AGE_MIN, AGE_MAX>)]
-//! #[serde(deserialize_with = "whole::i32")]
+//! #[serde(deserialize_with = "fields::whole::i32")]
 //! pub age: i32,
 //! ```
 use utoipa::openapi::schema::{KnownFormat, Object, ObjectBuilder, SchemaFormat, SchemaType, Type};
 
-use crate::controllers::TEXT_PATTERN;
+use crate::controllers::{TEXT_PATTERN, text_rule};
 
 /// A field checked by `Checks::text` with at most `MAX` characters.
 pub fn text<const MAX: usize>() -> Object {
@@ -25,10 +25,9 @@ pub fn optional_text<const MAX: usize>() -> Object {
 }
 
 fn text_schema(max: usize, kind: SchemaType) -> Object {
-    let rule = format!("Up to {max} characters, not blank, no control characters; kept trimmed.");
     ObjectBuilder::new()
         .schema_type(kind)
-        .description(Some(rule))
+        .description(Some(text_rule(max)))
         .min_length(Some(1))
         .max_length(Some(max))
         .pattern(Some(TEXT_PATTERN))
@@ -71,7 +70,7 @@ pub mod whole {
             .ok_or_else(|| E::custom(format!("expected a whole number, got {number}")))
     }
 
-    /// For `i32` fields: `#[serde(deserialize_with = "whole::i32")]`.
+    /// For `i32` fields: `#[serde(deserialize_with = "fields::whole::i32")]`.
     pub fn i32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
         to_i32(serde_json::Number::deserialize(deserializer)?)
     }

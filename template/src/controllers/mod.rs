@@ -10,7 +10,7 @@ pub mod persons;
 pub mod tasks;
 pub mod validation;
 
-pub use validation::{Checks, TEXT_PATTERN};
+pub use validation::{Checks, TEXT_PATTERN, text_rule};
 
 /// What a controller can fail with; the API maps each kind to a status.
 #[derive(Debug, thiserror::Error)]

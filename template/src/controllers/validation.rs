@@ -6,6 +6,11 @@ use super::{Error, FieldError};
 /// at least one character that is not a space, and no control characters.
 pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
 
+/// What [`Checks::text`] accepts, in words (for the API's documentation).
+pub fn text_rule(max_chars: usize) -> String {
+    format!("Up to {max_chars} characters, not blank, no control characters; kept trimmed.")
+}
+
 /// The problems found in one input, so that every bad field is reported at once.
 #[derive(Debug, Default)]
 pub struct Checks {

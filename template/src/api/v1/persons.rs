@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiResult, BodyErrors, IdErrors, QueryErrors, ServerErrors};
 use crate::api::extract::{Json, Path, Query, RequestId};
-use crate::api::fields::{self, whole};
+use crate::api::fields;
 use crate::api::pagination::{PageBody, PageQuery};
 use crate::api::v1::tasks::TaskBody;
 use crate::app::AppState;
@@ -49,7 +49,7 @@ pub struct NewPerson {
     #[schema(schema_with = fields::text::<NAME_MAX_CHARS>)]
     pub name: String,
     #[schema(schema_with = fields::integer::<AGE_MIN, AGE_MAX>)]
-    #[serde(deserialize_with = "whole::i32")]
+    #[serde(deserialize_with = "fields::whole::i32")]
     pub age: i32,
 }
 
@@ -61,7 +61,7 @@ pub struct PersonPatch {
     #[schema(schema_with = fields::optional_text::<NAME_MAX_CHARS>)]
     pub name: Option<String>,
     #[schema(schema_with = fields::optional_integer::<AGE_MIN, AGE_MAX>)]
-    #[serde(default, deserialize_with = "whole::optional_i32")]
+    #[serde(default, deserialize_with = "fields::whole::optional_i32")]
     pub age: Option<i32>,
 }
 
