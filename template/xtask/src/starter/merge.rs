@@ -200,13 +200,31 @@ impl Plan {
             .map_err(|e| format!("cannot run git: {e}"))?;
         // 1: there are differences.
         match output.status.code() {
-            Some(0 | 1) => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+            Some(0 | 1) => Ok(headers_named(&String::from_utf8_lossy(&output.stdout))),
             _ => Err(format!(
                 "git diff failed: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
             )),
         }
     }
+}
+
+/// `diff --git a/x b/x` for added and removed files too, which `git diff --no-index`
+/// names `b/x b/x` and `a/x a/x`.
+fn headers_named(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len());
+    for line in diff.split_inclusive('\n') {
+        let header = line
+            .strip_prefix("diff --git ")
+            .map(|paths| paths.trim_end_matches('\n'))
+            .filter(|paths| paths.len() > 3 && paths.len() % 2 == 1)
+            .map(|paths| &paths[2..paths.len() / 2]);
+        match header {
+            Some(path) => out.push_str(&format!("diff --git a/{path} b/{path}\n")),
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 type Decision = (Kind, &'static str, Write);
@@ -531,6 +549,11 @@ mod tests {
         assert!(diff.contains("--- a/same.txt\n+++ b/same.txt"), "{diff}");
         assert!(diff.contains("+++ b/new.txt"), "{diff}");
         assert!(diff.contains("--- a/gone/old.txt"), "{diff}");
+        assert!(diff.contains("diff --git a/new.txt b/new.txt\n"), "{diff}");
+        assert!(
+            diff.contains("diff --git a/gone/old.txt b/gone/old.txt\n"),
+            "{diff}"
+        );
         assert_eq!(
             std::fs::read_to_string(project.join("same.txt")).unwrap(),
             "same\n"

@@ -144,6 +144,7 @@ impl Starter {
             "--detach",
             &revision.commit,
         ])?;
+        std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
         let program = std::env::var_os("CARGO_GENERATE").unwrap_or_else(|| "cargo-generate".into());
         let mut command = Command::new(&program);
         command
