@@ -48,14 +48,15 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&done.stdout).trim().to_owned()
 }
 
+/// `cargo xtask args...` in the project.
+fn xtask(project: &Path, args: &[&str]) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    output(command(cargo, project).arg("xtask").args(args))
+}
+
 /// `cargo xtask starter update args...` in the project.
 fn update(project: &Path, args: &[&str]) -> Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    output(
-        command(cargo, project)
-            .args(["xtask", "starter", "update"])
-            .args(args),
-    )
+    xtask(project, &[&["starter", "update"], args].concat())
 }
 
 fn stdout(output: &Output) -> String {
@@ -291,9 +292,29 @@ fn second_release(starter: &Path) {
     git(starter, &["tag", "v0.2.0"]);
 }
 
-/// The team's work on its project: a dependency, a handler, a config value, a script.
-/// (The generators, which would add a resource here, are not part of the starter yet.)
-fn team_edits(project: &Path) {
+/// The team's work on its project: a resource from the generators (when the starter has
+/// them: `cargo xtask new`), a dependency, a handler, a config value, a script. Returns
+/// whether a resource was generated.
+fn team_edits(project: &Path) -> bool {
+    let generator = [
+        "new",
+        "resource",
+        "invoice",
+        "number:string",
+        "amount_cents:i64",
+    ];
+    let generated = xtask(project, &generator);
+    let resource = generated.status.success();
+    if !resource {
+        let said = String::from_utf8_lossy(&generated.stderr);
+        assert!(
+            said.contains("unrecognized subcommand 'new'"),
+            "cargo xtask {}:\n{}",
+            generator.join(" "),
+            describe(&generated)
+        );
+        eprintln!("*** the starter has no generators (`cargo xtask new`): no resource generated");
+    }
     edit(
         project,
         "Cargo.toml",
@@ -328,6 +349,7 @@ fn team_edits(project: &Path) {
     )
     .expect("script");
     commit_all(project, "Team edits");
+    resource
 }
 
 /// Asserts that `update` refused and that `project` is as `before`.
@@ -400,7 +422,7 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
     );
     assert_eq!(git(&project, &["status", "--porcelain"]), "");
 
-    team_edits(&project);
+    let resource = team_edits(&project);
     let team_lock = read(&project, "Cargo.lock");
     let team_itoa = locked(&team_lock, "itoa");
     assert_eq!(team_itoa.len(), 1, "one itoa: {team_itoa:?}");
@@ -505,6 +527,11 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
     assert!(project.join("docs/RUNBOOK.md").is_file());
     assert!(!project.join(".dockerignore").exists());
     assert!(read(&project, "benches/http.sh").contains("Our staging numbers"));
+    if resource {
+        // The generated resource is the team's: the update leaves it alone.
+        assert!(project.join("tests/api/invoices.rs").is_file());
+        assert!(!said.contains("invoices"), "{said}");
+    }
     let answers = read(&project, ".starter/answers.toml");
     assert!(answers.contains("revision = \"v0.2.0\"") && answers.contains("version = \"0.2.0\""));
 
