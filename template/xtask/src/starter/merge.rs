@@ -142,9 +142,12 @@ impl Plan {
         self.of(Kind::Conflicting).next().is_some()
     }
 
-    /// Writes the plan into the project.
-    pub fn apply(&self, project: &Path) -> Result<(), String> {
-        for change in &self.changes {
+    /// Writes the plan into the project, `last` after every other file (the answers: they
+    /// record the new revision only once the rest is written).
+    pub fn apply(&self, project: &Path, last: &Path) -> Result<(), String> {
+        let (first, then): (Vec<&Change>, Vec<&Change>) =
+            self.changes.iter().partition(|change| change.path != last);
+        for change in first.into_iter().chain(then) {
             let path = project.join(&change.path);
             match &change.write {
                 Write::Nothing => {}
@@ -559,7 +562,8 @@ mod tests {
             "same\n"
         );
 
-        plan.apply(&project).expect("applies");
+        plan.apply(&project, Path::new("same.txt"))
+            .expect("applies");
         assert_eq!(
             std::fs::read_to_string(project.join("same.txt")).unwrap(),
             "new\n"

@@ -132,7 +132,7 @@ fn update(project: &Path, to: Option<&str>, dry_run: bool) -> Result<bool, Strin
         return Ok(false);
     }
 
-    plan.apply(project)?;
+    plan.apply(project, Path::new(answers::FILE))?;
     let mut conflicts = plan.has_conflicts();
     if lock_to_settle {
         if manifests(Some(Kind::Conflicting)) {
