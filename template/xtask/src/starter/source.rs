@@ -70,7 +70,8 @@ impl Starter {
             "rev-parse",
             "--verify",
             "--quiet",
-            &format!("{name}^{{commit}}"),
+            // `NAME^{commit}`: the commit a tag or a branch names.
+            &format!("{name}^{}", "{commit}"),
         ])
         .ok()
     }
