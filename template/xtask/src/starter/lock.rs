@@ -80,7 +80,7 @@ impl LockPlan {
     }
 
     /// Lets cargo settle the project's lock on its merged manifests, then applies the
-    /// starter's moves; returns what moved.
+    /// starter's moves; returns what moved (or could not).
     pub fn settle(&self, project: &Path) -> Result<Vec<String>, String> {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         output_of(
@@ -95,10 +95,10 @@ impl LockPlan {
                 .map_err(|e| format!("{}: {e}", lock.display()))
                 .and_then(|text| versions(&text))
         };
-        let now = read()?;
         let mut moved = Vec::new();
         for step in &self.moves {
-            let current = now.get(&step.name).cloned().unwrap_or_default();
+            // Read again each time: moving one package can move others.
+            let current = read()?.remove(&step.name).unwrap_or_default();
             if current.contains(&step.to) {
                 moved.push(format!("{} {}", step.name, step.to));
                 continue;
@@ -111,20 +111,22 @@ impl LockPlan {
                 continue;
             };
             let spec = format!("{}@{from}", step.name);
-            output_of(
+            let done = output_of(
                 Command::new(&cargo)
-                    .args([
-                        "update",
-                        "--quiet",
-                        "--package",
-                        &spec,
-                        "--precise",
-                        &step.to,
-                    ])
+                    .args(["update", "--quiet", "--package", &spec])
+                    .args(["--precise", &step.to])
                     .current_dir(project),
-            )
-            .map_err(|e| format!("cargo cannot move {spec} to {}: {e}", step.to))?;
-            moved.push(format!("{} {from} -> {}", step.name, step.to));
+            );
+            moved.push(match done {
+                Ok(_) => format!("{} {from} -> {}", step.name, step.to),
+                // Another requirement of the project holds it: cargo's reason, in short.
+                Err(e) => format!(
+                    "{} stays {from}, not {} ({})",
+                    step.name,
+                    step.to,
+                    e.lines().next().unwrap_or_default()
+                ),
+            });
         }
         Ok(moved)
     }
