@@ -120,6 +120,7 @@ impl From<controllers::Error> for ApiError {
             controllers::Error::NotFound { .. } => {
                 Self::new(StatusCode::NOT_FOUND, error.to_string())
             }
+            controllers::Error::Conflict(message) => Self::new(StatusCode::CONFLICT, message),
             controllers::Error::Invalid(fields) => Self {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 message: "invalid input".into(),

@@ -91,21 +91,39 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
+/// For the optional fields of a `PATCH` body (with `#[serde(default)]`): left out is
+/// `None` (unchanged), `null` is `Some(None)` (cleared), a value is `Some(Some(value))`.
+pub fn clearable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Serde helpers for JSON numbers: JSON Schema's integers include `38.0`, which serde's
 /// `i32` refuses; these accept a number with no fraction that fits.
 pub mod whole {
     use serde::{Deserialize, Deserializer, de::Error};
 
-    fn to_i32<E: Error>(number: serde_json::Number) -> Result<i32, E> {
-        let whole = number.as_i64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
-                .map(|float| float as i64)
-        });
-        whole
-            .and_then(|value| i32::try_from(value).ok())
+    fn to_i64<E: Error>(number: serde_json::Number) -> Result<i64, E> {
+        number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
+                    .map(|float| float as i64)
+            })
             .ok_or_else(|| E::custom(format!("expected a whole number, got {number}")))
+    }
+
+    fn to_i32<E: Error>(number: serde_json::Number) -> Result<i32, E> {
+        let shown = number.to_string();
+        to_i64(number)
+            .ok()
+            .and_then(|value| i32::try_from(value).ok())
+            .ok_or_else(|| E::custom(format!("expected a whole number, got {shown}")))
     }
 
     /// For `i32` fields: `#[serde(deserialize_with = "whole::i32")]`.
@@ -120,6 +138,34 @@ pub mod whole {
         Option::<serde_json::Number>::deserialize(deserializer)?
             .map(to_i32)
             .transpose()
+    }
+
+    /// For `Option<Option<i32>>` fields of a `PATCH` (see [`super::clearable`]).
+    pub fn clearable_i32<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<i32>>, D::Error> {
+        optional_i32(deserializer).map(Some)
+    }
+
+    /// For `i64` fields: `#[serde(deserialize_with = "whole::i64")]`.
+    pub fn i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        to_i64(serde_json::Number::deserialize(deserializer)?)
+    }
+
+    /// For `Option<i64>` fields (with `#[serde(default)]`).
+    pub fn optional_i64<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(to_i64)
+            .transpose()
+    }
+
+    /// For `Option<Option<i64>>` fields of a `PATCH` (see [`super::clearable`]).
+    pub fn clearable_i64<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<i64>>, D::Error> {
+        optional_i64(deserializer).map(Some)
     }
 }
 
@@ -142,5 +188,26 @@ mod tests {
         assert!(parse(r#"{"age": 38.5}"#).is_err());
         assert!(parse(r#"{"age": 3000000000}"#).is_err());
         assert!(parse(r#"{"age": "38"}"#).is_err());
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Change {
+        #[serde(default, deserialize_with = "whole::clearable_i64")]
+        count: Option<Option<i64>>,
+        #[serde(default, deserialize_with = "super::clearable")]
+        note: Option<Option<String>>,
+    }
+
+    #[test]
+    fn clearable_fields_tell_left_out_from_null() {
+        let parse = |json: &str| serde_json::from_str::<Change>(json).expect(json);
+        let left_out = parse("{}");
+        assert_eq!((left_out.count, left_out.note), (None, None));
+        let cleared = parse(r#"{"count": null, "note": null}"#);
+        assert_eq!((cleared.count, cleared.note), (Some(None), Some(None)));
+        let set = parse(r#"{"count": 9007199254740993, "note": "x"}"#);
+        assert_eq!(set.count, Some(Some(9_007_199_254_740_993)));
+        assert_eq!(set.note, Some(Some("x".into())));
+        assert!(serde_json::from_str::<Change>(r#"{"count": 1.5}"#).is_err());
     }
 }

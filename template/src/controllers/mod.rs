@@ -4,6 +4,7 @@
 //! an [`Error`]; they know nothing of HTTP.
 use sea_orm::DbErr;
 
+pub mod check;
 pub mod persons;
 pub mod tasks;
 
@@ -14,6 +15,9 @@ pub enum Error {
     NotFound { resource: &'static str, id: String },
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// The change contradicts the data as it stands (a row others still refer to).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
     /// A service this needs (the task queue) cannot be reached; trying later may work.

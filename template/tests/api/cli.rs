@@ -82,25 +82,6 @@ fn bad_configuration_stops_with_one_clear_message() {
     }
 }
 
-#[test]
-fn db_new_adds_a_registered_migration_file() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let lib = std::fs::read_to_string("migration/src/lib.rs").expect("read lib.rs");
-    std::fs::write(dir.path().join("lib.rs"), lib).expect("copy lib.rs");
-    let folder = dir.path().to_str().expect("UTF-8 path");
-
-    let printed = stdout(&run(&["db", "new", "add_email", "--dir", folder], &[]));
-
-    assert!(printed.contains("_add_email.rs"), "{printed}");
-    let created = printed.trim().trim_start_matches("created ");
-    let migration = std::fs::read_to_string(created).expect("read the new migration");
-    assert!(migration.contains("async fn up") && migration.contains("async fn down"));
-    let patched = std::fs::read_to_string(dir.path().join("lib.rs")).expect("read");
-    assert!(patched.contains("_add_email::Migration"), "{patched}");
-    let refused = run(&["db", "new", "Add-Email", "--dir", folder], &[]);
-    assert!(!refused.status.success());
-}
-
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
