@@ -120,7 +120,7 @@ pub mod whole {
 
     fn to_i32<E: Error>(number: serde_json::Number) -> Result<i32, E> {
         let shown = number.to_string();
-        to_i64(number)
+        to_i64::<E>(number)
             .ok()
             .and_then(|value| i32::try_from(value).ok())
             .ok_or_else(|| E::custom(format!("expected a whole number, got {shown}")))

@@ -2,6 +2,7 @@
 //! controllers that use them): each names the field it rejects, and gives back the value
 //! to store. The views document the same rules as JSON Schema patterns and formats.
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::DbBackend;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -69,10 +70,7 @@ pub fn date(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -> O
         .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
         .flatten();
     if parsed.is_none() {
-        errors.push(FieldError::new(
-            field,
-            "must be a date written YYYY-MM-DD",
-        ));
+        errors.push(FieldError::new(field, "must be a date written YYYY-MM-DD"));
     }
     parsed
 }
@@ -113,9 +111,14 @@ pub fn uuid(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -> O
     parsed
 }
 
-/// Any JSON value whose strings (keys included) have no U+0000, which PostgreSQL's
-/// `jsonb` cannot store.
-pub fn json(field: &'static str, value: Value, errors: &mut Vec<FieldError>) -> Value {
+/// Any JSON value. PostgreSQL's `jsonb` cannot store U+0000 in a string (or a key): on
+/// PostgreSQL such a value is refused, naming the field, where SQLite stores it.
+pub fn json(
+    field: &'static str,
+    value: Value,
+    backend: DbBackend,
+    errors: &mut Vec<FieldError>,
+) -> Value {
     fn has_nul(value: &Value) -> bool {
         match value {
             Value::String(text) => text.contains('\0'),
@@ -124,10 +127,10 @@ pub fn json(field: &'static str, value: Value, errors: &mut Vec<FieldError>) -> 
             _ => false,
         }
     }
-    if has_nul(&value) {
+    if backend == DbBackend::Postgres && has_nul(&value) {
         errors.push(FieldError::new(
             field,
-            "must not contain the character U+0000",
+            "must not contain the character U+0000 (PostgreSQL cannot store it)",
         ));
     }
     value
@@ -148,7 +151,15 @@ mod tests {
         let mut errors = Vec::new();
         assert_eq!(line("f", "  Ada ".into(), 6, &mut errors), "Ada");
         assert!(errors.is_empty(), "{errors:?}");
-        for bad in ["", "   ", "a\u{0}b", "tab\there", "line\nbreak", "\u{85}x", "1234567"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{0}b",
+            "tab\there",
+            "line\nbreak",
+            "\u{85}x",
+            "1234567",
+        ] {
             assert!(rejects(|e| line("f", bad.into(), 6, e)), "{bad:?}");
         }
     }
@@ -172,8 +183,7 @@ mod tests {
         assert!(uuid("f", "67e55044-10b1-426f-9247-bb680e5fe0c8", &mut errors).is_some());
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
-            datetime("f", "2025-01-31T09:30:00+02:00", &mut errors)
-                .map(|t| t.to_rfc3339()),
+            datetime("f", "2025-01-31T09:30:00+02:00", &mut errors).map(|t| t.to_rfc3339()),
             Some("2025-01-31T07:30:00+00:00".into())
         );
         for bad in ["2023-02-29", "2025-1-31", "31/01/2025", "+12025-01-01", ""] {
@@ -182,18 +192,32 @@ mod tests {
         for bad in ["2025-01-31 09:30:00Z", "2025-01-31T09:30:00", "2025-01-31"] {
             assert!(rejects(|e| datetime("f", bad, e)), "{bad:?}");
         }
-        for bad in ["67e5504410b1426f9247bb680e5fe0c8", "{67e55044-10b1-426f-9247-bb680e5fe0c8}", "x"] {
+        for bad in [
+            "67e5504410b1426f9247bb680e5fe0c8",
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+            "x",
+        ] {
             assert!(rejects(|e| uuid("f", bad, e)), "{bad:?}");
         }
     }
 
     #[test]
-    fn json_may_be_anything_but_nul() {
+    fn json_may_be_anything_but_nul_on_postgresql() {
         let mut errors = Vec::new();
         let value = serde_json::json!({"a": [1, "b", null, {"c": true}]});
-        assert_eq!(json("f", value.clone(), &mut errors), value);
+        assert_eq!(
+            json("f", value.clone(), DbBackend::Postgres, &mut errors),
+            value
+        );
         assert!(errors.is_empty());
-        assert!(rejects(|e| json("f", serde_json::json!({"a": ["x\u{0}"]}), e)));
-        assert!(rejects(|e| json("f", serde_json::json!({"k\u{0}": 1}), e)));
+        for nul in [
+            serde_json::json!({"a": ["x\u{0}"]}),
+            serde_json::json!({"k\u{0}": 1}),
+        ] {
+            assert!(rejects(|e| json("f", nul.clone(), DbBackend::Postgres, e)));
+            let mut errors = Vec::new();
+            json("f", nul, DbBackend::Sqlite, &mut errors);
+            assert!(errors.is_empty(), "SQLite stores it");
+        }
     }
 }

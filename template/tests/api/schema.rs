@@ -3,8 +3,8 @@
 //! changed without a migration (or the reverse) fails here, not in production.
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait,
-    IdenStatic, Iterable, Statement,
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, IdenStatic,
+    Iterable, Statement,
 };
 
 use crate::helpers::TestDatabase;

@@ -8,7 +8,8 @@ pub const MAX_STRING_LENGTH: u32 = 65_535;
 pub const DEFAULT_STRING_LENGTH: u32 = 255;
 
 /// The types a field can have, as the user writes them.
-pub const KNOWN_TYPES: &str = "string, string(N), text, bool, i32, i64, f64, date, datetime, uuid, json, references";
+pub const KNOWN_TYPES: &str =
+    "string, string(N), text, bool, i32, i64, f64, date, datetime, uuid, json, references";
 
 /// What a field holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

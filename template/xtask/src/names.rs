@@ -66,7 +66,10 @@ pub fn plural(name: &str) -> String {
         None => ("", name),
     };
     let vowel = |c: char| "aeiou".contains(c);
-    let pluralised = if ["s", "x", "z", "ch", "sh"].iter().any(|end| last.ends_with(end)) {
+    let pluralised = if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|end| last.ends_with(end))
+    {
         last.to_owned() + "es"
     } else if let Some(stem) = last.strip_suffix('y')
         && stem.chars().next_back().is_some_and(|c| !vowel(c))
@@ -88,7 +91,16 @@ mod tests {
             assert!(is_snake_case(good), "{good}");
         }
         for bad in [
-            "", "Invoice", "lineItem", "line-item", "1st", "_x", "x_", "a__b", "café", "a b",
+            "",
+            "Invoice",
+            "lineItem",
+            "line-item",
+            "1st",
+            "_x",
+            "x_",
+            "a__b",
+            "café",
+            "a b",
         ] {
             assert!(!is_snake_case(bad), "{bad}");
         }
@@ -96,10 +108,21 @@ mod tests {
 
     #[test]
     fn keywords_are_refused() {
-        assert!(check_identifier("type", "field").unwrap_err().contains("keyword"));
-        assert!(check_identifier("gen", "field").is_err(), "reserved in 2024");
+        assert!(
+            check_identifier("type", "field")
+                .unwrap_err()
+                .contains("keyword")
+        );
+        assert!(
+            check_identifier("gen", "field").is_err(),
+            "reserved in 2024"
+        );
         assert!(check_identifier("kind", "field").is_ok());
-        assert!(check_identifier("Kind", "field").unwrap_err().contains("snake_case"));
+        assert!(
+            check_identifier("Kind", "field")
+                .unwrap_err()
+                .contains("snake_case")
+        );
     }
 
     #[test]

@@ -121,7 +121,10 @@ impl Plan {
                         None => std::fs::remove_file(&path),
                     };
                 }
-                return Err(format!("cannot write {}: {error}; nothing was changed", change.path));
+                return Err(format!(
+                    "cannot write {}: {error}; nothing was changed",
+                    change.path
+                ));
             }
             done.push(change);
         }
@@ -167,7 +170,10 @@ fn rustfmt(root: &Path, path: &str, text: &str) -> Result<String, String> {
         .map_err(|e| format!("rustfmt: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
+        let first = stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed");
         return Err(format!("rustfmt cannot format the planned {path}: {first}"));
     }
     String::from_utf8(output.stdout).map_err(|e| format!("rustfmt: {e}"))
@@ -184,12 +190,16 @@ mod tests {
         std::fs::write(dir.join("src/lib.rs"), "pub mod a;\n").expect("write");
         let mut plan = Plan::new(&dir);
 
-        plan.create("src/b.rs", "pub fn b()->u8{1}".into()).expect("planned");
+        plan.create("src/b.rs", "pub fn b()->u8{1}".into())
+            .expect("planned");
         plan.edit("src/lib.rs", |text| Ok(text.to_owned() + "pub mod b;\n"))
             .expect("planned");
         assert!(plan.create("src/lib.rs", String::new()).is_err(), "exists");
         plan.format().expect("formats");
-        assert!(plan.summary("new", "changed").contains("changed  src/lib.rs"));
+        assert!(
+            plan.summary("new", "changed")
+                .contains("changed  src/lib.rs")
+        );
         plan.apply().expect("written");
 
         let b = std::fs::read_to_string(dir.join("src/b.rs")).expect("read");

@@ -71,7 +71,8 @@ impl Project {
 
     /// A file of the project, or a sentence saying why it cannot be read.
     pub fn read(&self, relative: &str) -> Result<String, String> {
-        std::fs::read_to_string(self.path(relative)).map_err(|e| format!("cannot read {relative}: {e}"))
+        std::fs::read_to_string(self.path(relative))
+            .map_err(|e| format!("cannot read {relative}: {e}"))
     }
 
     /// The modules of a source folder: its `.rs` files (`mod.rs` aside) and sub-folders.
@@ -220,7 +221,9 @@ fn iden_tables(text: &str) -> Vec<String> {
         let rest = &text[at + "enum ".len()..];
         let Some(open) = rest.find('{') else { continue };
         let name = rest[..open].trim();
-        let Some(close) = rest.find('}') else { continue };
+        let Some(close) = rest.find('}') else {
+            continue;
+        };
         let has_table = rest[open + 1..close]
             .split(',')
             .any(|variant| variant.trim() == "Table");
@@ -285,7 +288,11 @@ mod tests {
             assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
         }
         assert_eq!(project.model_table("person").as_deref(), Some("persons"));
-        assert!(project.modules("src/controllers").contains(&"persons".to_owned()));
+        assert!(
+            project
+                .modules("src/controllers")
+                .contains(&"persons".to_owned())
+        );
         assert!(project.is_reserved("sea_orm") && project.is_reserved("mon"));
     }
 }

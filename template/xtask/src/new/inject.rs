@@ -8,8 +8,7 @@ pub const ROUTES_MARKER: &str =
 pub const DRIFT_MARKER: &str =
     "// `cargo xtask new resource` adds the entities of new resources above this line.";
 /// Where `cargo xtask new task` registers a task (in `registry()`).
-pub const REGISTRY_MARKER: &str =
-    "// `cargo xtask new task` registers new tasks above this line.";
+pub const REGISTRY_MARKER: &str = "// `cargo xtask new task` registers new tasks above this line.";
 
 /// Adds `{keyword} {name};` (`pub mod invoices;`) among the file's other such lines, in
 /// alphabetical order.
@@ -27,7 +26,9 @@ pub fn module(text: &str, keyword: &str, name: &str, path: &str) -> Result<Strin
         return Err(format!("{path} declares `{declaration}` already"));
     }
     let (Some(&first), Some(&last)) = (declared.first(), declared.last()) else {
-        return Err(format!("{path} has no `{keyword} ...;` line to add `{declaration}` beside"));
+        return Err(format!(
+            "{path} has no `{keyword} ...;` line to add `{declaration}` beside"
+        ));
     };
     let at = declared
         .iter()
@@ -41,7 +42,12 @@ pub fn module(text: &str, keyword: &str, name: &str, path: &str) -> Result<Strin
 }
 
 /// Adds `new_lines` above the line that is `marker` (indented as it is).
-pub fn before_marker(text: &str, marker: &str, new_lines: &str, path: &str) -> Result<String, String> {
+pub fn before_marker(
+    text: &str,
+    marker: &str,
+    new_lines: &str,
+    path: &str,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len() + new_lines.len());
     let mut found = false;
     for line in text.lines() {
@@ -73,10 +79,20 @@ mod tests {
     fn modules_are_added_in_order() {
         let text = "//! Doc.\npub mod persons;\npub mod tasks;\n\nfn x() {}\n";
         let added = module(text, "pub mod", "invoices", "f.rs").expect("added");
-        assert_eq!(added, "//! Doc.\npub mod invoices;\npub mod persons;\npub mod tasks;\n\nfn x() {}\n");
+        assert_eq!(
+            added,
+            "//! Doc.\npub mod invoices;\npub mod persons;\npub mod tasks;\n\nfn x() {}\n"
+        );
         let last = module(text, "pub mod", "widgets", "f.rs").expect("added");
-        assert!(last.contains("pub mod tasks;\npub mod widgets;\n"), "{last}");
-        assert!(module(text, "pub mod", "tasks", "f.rs").unwrap_err().contains("already"));
+        assert!(
+            last.contains("pub mod tasks;\npub mod widgets;\n"),
+            "{last}"
+        );
+        assert!(
+            module(text, "pub mod", "tasks", "f.rs")
+                .unwrap_err()
+                .contains("already")
+        );
         assert!(module("fn x() {}\n", "mod", "a", "f.rs").is_err());
     }
 
@@ -84,7 +100,14 @@ mod tests {
     fn lines_go_above_the_marker() {
         let text = format!("fn f() {}\n    a();\n    {ROUTES_MARKER}\n{}\n", "{", "}");
         let added = before_marker(&text, ROUTES_MARKER, "b();\nc();", "f.rs").expect("added");
-        assert!(added.contains("    a();\n    b();\n    c();\n    // `cargo xtask"), "{added}");
-        assert!(before_marker("x\n", ROUTES_MARKER, "b();", "f.rs").unwrap_err().contains("f.rs"));
+        assert!(
+            added.contains("    a();\n    b();\n    c();\n    // `cargo xtask"),
+            "{added}"
+        );
+        assert!(
+            before_marker("x\n", ROUTES_MARKER, "b();", "f.rs")
+                .unwrap_err()
+                .contains("f.rs")
+        );
     }
 }

@@ -75,7 +75,9 @@ fn seconds_of(module: &str) -> Option<u64> {
     let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
     let (hour, minute, second) = (number(9..11)?, number(11..13)?, number(13..15)?);
     let days = days_from_civil(year as i64, month as i64, day as i64);
-    u64::try_from(days).ok().map(|days| days * 86_400 + hour * 3600 + minute * 60 + second)
+    u64::try_from(days)
+        .ok()
+        .map(|days| days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// `YYYYMMDD_HHMMSS` in UTC.
@@ -159,7 +161,10 @@ mod tests {
             let seconds = seconds_of(module).expect(module);
             assert_eq!(format!("m{}", timestamp(seconds)), module[..16]);
         }
-        assert_eq!(name_of("m20250101_000001_create_persons"), Some("create_persons"));
+        assert_eq!(
+            name_of("m20250101_000001_create_persons"),
+            Some("create_persons")
+        );
         assert_eq!(seconds_of("mod"), None);
     }
 
@@ -168,7 +173,9 @@ mod tests {
         let patched = register(LIB_TEXT, "m20260101_000000_add_email").expect("registered");
         assert!(patched.contains("mod m20260101_000000_add_email;\n"));
         assert!(patched.contains("Box::new(m20260101_000000_add_email::Migration),"));
-        let first = patched.find("create_persons::Migration").expect("old entry kept");
+        let first = patched
+            .find("create_persons::Migration")
+            .expect("old entry kept");
         let second = patched.find("add_email::Migration").expect("new entry");
         assert!(first < second, "new migrations run last");
         assert_eq!(register("no list here", "m1"), None);
@@ -180,10 +187,15 @@ mod tests {
         let mut plan = Plan::new(&project.root);
         // A clock behind the last migration still orders the new one after it.
         let module = add(&mut plan, &project, "add_email", EMPTY.into(), 0).expect("planned");
-        assert!(module.ends_with("_add_email") && module > "m20250101_000002".into(), "{module}");
+        assert!(
+            module.ends_with("_add_email") && module > "m20250101_000002".into(),
+            "{module}"
+        );
         let lib = plan.text(LIB).expect("lib.rs planned");
         assert!(lib.contains(&format!("Box::new({module}::Migration)")));
-        let file = plan.text(&format!("migration/src/{module}.rs")).expect("file");
+        let file = plan
+            .text(&format!("migration/src/{module}.rs"))
+            .expect("file");
         assert!(file.contains("async fn up") && file.contains("async fn down"));
 
         let mut plan = Plan::new(&project.root);

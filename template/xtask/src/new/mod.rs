@@ -85,7 +85,11 @@ fn generate(command: Command) -> Result<(), String> {
             name,
             args,
             dry_run,
-        } => (task::plan(&project, &name, &args)?, dry_run, next_steps(&project, false)),
+        } => (
+            task::plan(&project, &name, &args)?,
+            dry_run,
+            next_steps(&project, false),
+        ),
         Command::Migration { name, dry_run } => {
             let plan = migration::plan(&project, &name)?;
             let mut next = String::from("Next: fill in `up` and `down` in the new file, then\n");

@@ -144,7 +144,9 @@ fn check_names(project: &Project, name: &str, plural_name: Option<&str>) -> Resu
     }
     let taken = |what: &str, found: &[String], candidate: &str| -> Result<(), String> {
         if found.iter().any(|f| f == candidate) {
-            return Err(format!("{candidate:?} is taken: the project has a {what} by that name"));
+            return Err(format!(
+                "{candidate:?} is taken: the project has a {what} by that name"
+            ));
         }
         Ok(())
     };
@@ -307,7 +309,10 @@ fn shape(field: &Field) -> Shape {
                 input: "String",
                 checked: "String",
                 check: Some(Check {
-                    call: format!("check::line(\"{name}\", v, {}, &mut errors)", max_chars_const(name)),
+                    call: format!(
+                        "check::line(\"{name}\", v, {}, &mut errors)",
+                        max_chars_const(name)
+                    ),
                     parses: false,
                 }),
                 body: "String",
@@ -331,11 +336,20 @@ fn shape(field: &Field) -> Shape {
             body: "String",
             schema: format!("min_length = 1, {text_pattern}"),
             whole: None,
-            good: [r#""First line\nsecond line""#.into(), r#""Another text""#.into()],
+            good: [
+                r#""First line\nsecond line""#.into(),
+                r#""Another text""#.into(),
+            ],
             bad: Some(r#"json!(" \n ")"#),
             wrong_type: "json!(42)",
         },
-        Kind::Bool => simple("bool", "boolean(__COLUMN__)", String::new(), ["true", "false"], "json!(\"yes\")"),
+        Kind::Bool => simple(
+            "bool",
+            "boolean(__COLUMN__)",
+            String::new(),
+            ["true", "false"],
+            "json!(\"yes\")",
+        ),
         Kind::I32 => Shape {
             whole: Some("i32"),
             ..simple(
@@ -352,7 +366,7 @@ fn shape(field: &Field) -> Shape {
                 "i64",
                 "big_integer(__COLUMN__)",
                 "minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64".into(),
-                ["4200000000", "-9"],
+                ["4_200_000_000_i64", "-9"],
                 "json!(\"forty-two\")",
             )
         },
@@ -391,9 +405,13 @@ fn shape(field: &Field) -> Shape {
                 parses: true,
             }),
             body: "DateTime<Utc>",
-            schema: "value_type = String, format = DateTime, example = \"2025-01-31T09:30:00Z\"".into(),
+            schema: "value_type = String, format = DateTime, example = \"2025-01-31T09:30:00Z\""
+                .into(),
             whole: None,
-            good: [r#""2025-01-31T09:30:00Z""#.into(), r#""2024-02-29T23:59:59.500Z""#.into()],
+            good: [
+                r#""2025-01-31T09:30:00Z""#.into(),
+                r#""2024-02-29T23:59:59.500Z""#.into(),
+            ],
             bad: Some(r#"json!("2025-01-31 09:30")"#),
             wrong_type: "json!(true)",
         },
@@ -424,14 +442,15 @@ fn shape(field: &Field) -> Shape {
             input: "serde_json::Value",
             checked: "serde_json::Value",
             check: Some(Check {
-                call: format!("check::json(\"{name}\", v, &mut errors)"),
+                call: format!("check::json(\"{name}\", v, db.get_database_backend(), &mut errors)"),
                 parses: false,
             }),
             body: "serde_json::Value",
             schema: String::new(),
             whole: None,
             good: [r#"{"any": ["json", 1, true]}"#.into(), "[1, 2, 3]".into()],
-            bad: Some(r#"json!({"text": "\u{0}"})"#),
+            // Refused on PostgreSQL only (U+0000): `check::json`'s own tests cover it.
+            bad: None,
             wrong_type: "",
         },
         Kind::References(_) => Shape {
@@ -488,7 +507,11 @@ fn model_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'static str
         if let Some(column_type) = &shape.column_type {
             model.push_str(&format!("#[sea_orm(column_type = \"{column_type}\")]\n"));
         }
-        model.push_str(&format!("pub {}: {},\n", field.name, optional(shape.model, field)));
+        model.push_str(&format!(
+            "pub {}: {},\n",
+            field.name,
+            optional(shape.model, field)
+        ));
     }
     let mut relations = String::new();
     let mut related = String::new();
@@ -630,7 +653,10 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
                 format!("Option<Option<{}>>", shape.checked),
             )
         } else {
-            (format!("Option<{}>", shape.input), format!("Option<{}>", shape.checked))
+            (
+                format!("Option<{}>", shape.input),
+                format!("Option<{}>", shape.checked),
+            )
         };
         changes.push_str(&format!("pub {name}: {change},\n"));
         checked.push_str(&format!("{name}: {stored},\n"));
@@ -642,7 +668,10 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
             }
             (Some(check), false) => format!("{name}: self.{name}.map(|v| {}),\n", check.call),
             (Some(check), true) if check.parses => {
-                format!("{name}: self.{name}.map(|v| v.and_then(|v| {})),\n", check.call)
+                format!(
+                    "{name}: self.{name}.map(|v| v.and_then(|v| {})),\n",
+                    check.call
+                )
             }
             (Some(check), true) => {
                 format!("{name}: self.{name}.map(|v| v.map(|v| {})),\n", check.call)
@@ -652,7 +681,9 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
         if field.optional {
             create_sets.push_str(&format!("{name}: Set(checked.{name}.flatten()),\n"));
         } else {
-            create_sets.push_str(&format!("{name}: Set(checked.{name}.unwrap_or_default()),\n"));
+            create_sets.push_str(&format!(
+                "{name}: Set(checked.{name}.unwrap_or_default()),\n"
+            ));
         }
         update_sets.push_str(&sub(
             "if let Some(value) = checked.$name {\n    row.$name = Set(value);\n}\n",
@@ -710,7 +741,12 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
         ("__check_fields__", check_fields),
         (
             "__check_db__",
-            if references.is_empty() { "_db" } else { "db" }.to_owned(),
+            if references.is_empty() && !fields.iter().any(|f| f.kind == Kind::Json) {
+                "_db"
+            } else {
+                "db"
+            }
+            .to_owned(),
         ),
         ("__check_references__", check_references),
         ("__stored_fn__", stored_fn),
@@ -721,25 +757,26 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
     ]
 }
 
-/// What a request body's field documents about its rules.
-fn field_doc(field: &Field) -> Option<String> {
+/// What a request body's field documents about its rules; `clears` for a `PATCH`, where
+/// null clears an optional field.
+fn field_doc(field: &Field, clears: bool) -> Option<String> {
     let rule = match &field.kind {
-        Kind::String(length) => format!(
-            "Up to {length} characters, not blank, no control characters; kept trimmed."
-        ),
+        Kind::String(length) => {
+            format!("Up to {length} characters, not blank, no control characters; kept trimmed.")
+        }
         Kind::Text => "Not blank; no control characters but tab and line breaks.".to_owned(),
         Kind::Date => "A date, YYYY-MM-DD.".to_owned(),
         Kind::DateTime => "A date and time in RFC 3339; answered in UTC.".to_owned(),
         Kind::Uuid => "A UUID, hyphenated.".to_owned(),
-        Kind::Json => "Any JSON value; its strings may not contain U+0000.".to_owned(),
+        Kind::Json => "Any JSON value (on PostgreSQL, no U+0000 in its strings).".to_owned(),
         Kind::References(target) => format!("The id of an existing {}.", words(target)),
         _ if field.optional => String::new(),
         _ => return None,
     };
-    let optional = if field.optional {
-        " Optional: may be null or left out."
-    } else {
-        ""
+    let optional = match (field.optional, clears) {
+        (true, false) => " Optional: may be null or left out.",
+        (true, true) => " Optional: null clears it.",
+        (false, _) => "",
     };
     Some(format!("/// {}{optional}\n", rule).replace("///  ", "/// "))
 }
@@ -792,14 +829,14 @@ fn view_blocks(fields: &[Field]) -> Vec<(&'static str, String)> {
         from_row.push_str(&format!("{name}: row.{name},\n"));
         input_from_body.push_str(&format!("{name}: body.{name},\n"));
         changes_from_patch.push_str(&format!("{name}: body.{name},\n"));
-        let doc = field_doc(field).unwrap_or_default();
-
         // POST and PUT: optional fields may be left out or null.
-        new_fields.push_str(&doc);
+        new_fields.push_str(&field_doc(field, false).unwrap_or_default());
         new_fields.push_str(&schema_attribute(field, &shape, field.optional));
         let serde = match (shape.whole, field.optional) {
             (Some(kind), false) => Some(format!("deserialize_with = \"whole::{kind}\"")),
-            (Some(kind), true) => Some(format!("default, deserialize_with = \"whole::optional_{kind}\"")),
+            (Some(kind), true) => Some(format!(
+                "default, deserialize_with = \"whole::optional_{kind}\""
+            )),
             (None, true) => Some("default".to_owned()),
             (None, false) => None,
         };
@@ -810,7 +847,7 @@ fn view_blocks(fields: &[Field]) -> Vec<(&'static str, String)> {
         new_fields.push_str(&format!("pub {name}: {},\n", optional(shape.input, field)));
 
         // PATCH: every field may be left out; null clears an optional one.
-        patch.push_str(&doc);
+        patch.push_str(&field_doc(field, true).unwrap_or_default());
         patch.push_str(&schema_attribute(field, &shape, true));
         let (serde, ty) = match (shape.whole, field.optional) {
             (Some(kind), false) => (
@@ -832,21 +869,17 @@ fn view_blocks(fields: &[Field]) -> Vec<(&'static str, String)> {
         };
         patch.push_str(&format!("#[serde({serde})]\npub {name}: {ty},\n"));
     }
-    let mut helpers = Vec::new();
+    let mut helpers = vec!["Json", "Path", "Query"];
     if clearable {
         helpers.push("clearable");
     }
     if whole {
         helpers.push("whole");
     }
-    let imports = if helpers.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "use crate::api::extract::{};",
-            "{".to_owned() + &helpers.join(", ") + "}"
-        )
-    };
+    let imports = format!(
+        "use crate::api::extract::{};",
+        "{".to_owned() + &helpers.join(", ") + "}"
+    );
     vec![
         ("__view_imports__", imports),
         ("__body_fields__", body),
@@ -867,7 +900,9 @@ fn test_blocks(
     let reference_of = |field: &Field| references.iter().find(|r| r.field == field.name);
     let mut make_references = String::new();
     for reference in references {
-        let fixture = support.fixture(project, &reference.target).unwrap_or_default();
+        let fixture = support
+            .fixture(project, &reference.target)
+            .unwrap_or_default();
         make_references.push_str(&format!(
             "let {} = {fixture}(app).await;\n",
             reference.field.trim_end_matches("_id")
@@ -883,12 +918,13 @@ fn test_blocks(
         match reference_of(field) {
             Some(reference) => {
                 let variable = reference.field.trim_end_matches("_id");
-                body_a.push_str(&format!("{name:?}: {variable}[\"id\"].clone(),\n"));
-                body_b.push_str(&format!("{name:?}: body[{name:?}].clone(),\n"));
+                body_a.push_str(&format!("        {name:?}: {variable}[\"id\"].clone(),\n"));
+                body_b.push_str(&format!("        {name:?}: body[{name:?}].clone(),\n"));
             }
             None => {
-                body_a.push_str(&format!("{name:?}: {},\n", shape.good[0]));
-                body_b.push_str(&format!("{name:?}: {},\n", shape.good[1]));
+                // Inside `json!`, which rustfmt leaves as it is: indented here.
+                body_a.push_str(&format!("        {name:?}: {},\n", shape.good[0]));
+                body_b.push_str(&format!("        {name:?}: {},\n", shape.good[1]));
             }
         }
         if let Some(bad) = shape.bad {
@@ -950,6 +986,10 @@ fn test_blocks(
     );
     vec![
         ("__test_uses__", support.uses()),
+        (
+            "__app_param__",
+            if references.is_empty() { "_app" } else { "app" }.to_owned(),
+        ),
         ("__make_references__", make_references),
         ("__body_a__", body_a),
         ("__body_b__", body_b),
@@ -1002,10 +1042,19 @@ mod tests {
         }
         let view = fill(VIEW, &values.pairs);
         assert!(view.contains("pub struct NewLineItem"), "{view}");
-        assert!(view.contains("use crate::api::extract::{clearable, whole};"), "{view}");
+        assert!(
+            view.contains("use crate::api::extract::{Json, Path, Query, clearable, whole};"),
+            "{view}"
+        );
         let migration = fill(MIGRATION, &values.pairs);
-        assert!(migration.contains(".col(text_null(LineItems::Note))"), "{migration}");
-        assert!(migration.contains(".to(Persons::Table, Persons::Id)"), "{migration}");
+        assert!(
+            migration.contains(".col(text_null(LineItems::Note))"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains(".to(Persons::Table, Persons::Id)"),
+            "{migration}"
+        );
     }
 
     #[test]
@@ -1024,7 +1073,9 @@ mod tests {
             ("match", None, "keyword"),
             ("sheep", Some("sheep"), "must differ"),
         ] {
-            let error = check_names(&project, name, plural).err().unwrap_or_default();
+            let error = check_names(&project, name, plural)
+                .err()
+                .unwrap_or_default();
             assert!(error.contains(says), "{name} {plural:?}: {error:?}");
         }
         assert!(check_names(&project, "invoice", None).is_ok());

@@ -31,7 +31,9 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
     names::check_identifier(group, "task group")?;
     names::check_identifier(name, "task name")?;
     if project.is_reserved(group) {
-        return Err(format!("task group {group:?} is reserved: a module or crate of the service has that name"));
+        return Err(format!(
+            "task group {group:?} is reserved: a module or crate of the service has that name"
+        ));
     }
     let args = fields::parse_all(specs, &[])?;
     if let Some(reference) = args.iter().find(|a| matches!(a.kind, Kind::References(_))) {
@@ -54,7 +56,9 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
     let tests_file = format!("tests/api/{tests_module}.rs");
     if let Ok(text) = project.read(&task_file) {
         if !text.contains("Task for") {
-            return Err(format!("{task_file} is not a module of tasks: pick another group"));
+            return Err(format!(
+                "{task_file} is not a module of tasks: pick another group"
+            ));
         }
         if text.contains(&format!("pub struct {type_name};")) {
             return Err(format!("{task_file} has a `{type_name}` already"));
@@ -84,9 +88,17 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
     };
 
     let mut plan = Plan::new(&project.root);
-    add_to(&mut plan, project, &task_file, filled(MODULE)?, filled(TASK)?)?;
+    add_to(
+        &mut plan,
+        project,
+        &task_file,
+        filled(MODULE)?,
+        filled(TASK)?,
+    )?;
     if !project.exists(&task_file) {
-        plan.edit(REGISTRY, |text| inject::module(text, "pub mod", group, REGISTRY))?;
+        plan.edit(REGISTRY, |text| {
+            inject::module(text, "pub mod", group, REGISTRY)
+        })?;
     }
     plan.edit(REGISTRY, |text| {
         let line = format!(".register::<{group}::{type_name}>()");
@@ -104,7 +116,13 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
             inject::module(text, "pub mod", group, "src/controllers/mod.rs")
         })?;
     }
-    add_to(&mut plan, project, &tests_file, filled(TESTS_MODULE)?, filled(TEST)?)?;
+    add_to(
+        &mut plan,
+        project,
+        &tests_file,
+        filled(TESTS_MODULE)?,
+        filled(TEST)?,
+    )?;
     if !project.exists(&tests_file) {
         plan.edit("tests/api/main.rs", |text| {
             inject::module(text, "mod", &tests_module, "tests/api/main.rs")
@@ -207,15 +225,24 @@ mod tests {
     #[test]
     fn a_task_is_planned_with_its_registration_controller_and_test() {
         let project = Project::locate().expect("the project");
-        let plan = plan(&project, "invoices.send_reminder", &specs(&["invoice_id:i64", "note:text?"]))
-            .expect("planned");
+        let plan = plan(
+            &project,
+            "invoices.send_reminder",
+            &specs(&["invoice_id:i64", "note:text?"]),
+        )
+        .expect("planned");
         let task = plan.text("src/tasks/invoices.rs").expect("task file");
         assert!(task.contains("pub struct SendReminderArgs"), "{task}");
         assert!(task.contains("pub note: Option<String>,"), "{task}");
         let registry = plan.text(REGISTRY).expect("registry");
         assert!(registry.contains("pub mod invoices;"), "{registry}");
-        assert!(registry.contains(".register::<invoices::SendReminder>()"), "{registry}");
-        let controller = plan.text("src/controllers/invoices.rs").expect("controller");
+        assert!(
+            registry.contains(".register::<invoices::SendReminder>()"),
+            "{registry}"
+        );
+        let controller = plan
+            .text("src/controllers/invoices.rs")
+            .expect("controller");
         assert!(controller.contains("pub async fn schedule_send_reminder("));
         let test = plan.text("tests/api/invoices_tasks.rs").expect("test");
         assert!(test.contains("async fn send_reminder_is_scheduled_and_succeeds()"));
@@ -245,11 +272,17 @@ mod tests {
             ("invoices.match", vec![], "keyword"),
             ("persons.add_one_year", vec![], "exists already"),
             ("tasks.ping", vec![], "exists already"),
-            ("invoices.send", vec!["invoice:references"], "references are for resources"),
+            (
+                "invoices.send",
+                vec!["invoice:references"],
+                "references are for resources",
+            ),
             ("invoices.send", vec!["at:moment"], "known types"),
             ("serde.send", vec![], "reserved"),
         ] {
-            let error = plan(&project, name, &specs(&args)).err().unwrap_or_default();
+            let error = plan(&project, name, &specs(&args))
+                .err()
+                .unwrap_or_default();
             assert!(error.contains(says), "{name}: {error}");
         }
     }

@@ -32,7 +32,9 @@ pub fn locate(project: &Project) -> Result<Support, String> {
         let file = files
             .iter()
             .find(|file| read(file).contains(definition))
-            .ok_or_else(|| format!("no `{definition}...` in tests/api/: the generated tests need it"))?;
+            .ok_or_else(|| {
+                format!("no `{definition}...` in tests/api/: the generated tests need it")
+            })?;
         helpers.push((name, visible_path(project, file, name)));
     }
     let crate_name = project.package.replace('-', "_");
@@ -47,7 +49,9 @@ pub fn locate(project: &Project) -> Result<Support, String> {
         .find(|file| read(file).lines().any(|line| line.trim() == DRIFT_MARKER))
         .cloned()
         .ok_or_else(|| {
-            format!("no test in tests/api/ has the line `{DRIFT_MARKER}` (the migration drift test)")
+            format!(
+                "no test in tests/api/ has the line `{DRIFT_MARKER}` (the migration drift test)"
+            )
         })?;
     Ok(Support {
         helpers,
@@ -89,7 +93,10 @@ impl Support {
                 if names.len() == 1 {
                     format!("use {module}::{};\n", names[0])
                 } else {
-                    format!("use {module}::{};\n", "{".to_owned() + &names.join(", ") + "}")
+                    format!(
+                        "use {module}::{};\n",
+                        "{".to_owned() + &names.join(", ") + "}"
+                    )
                 }
             })
             .collect()
@@ -110,7 +117,9 @@ impl Support {
 /// The module path of a file of the test crate: `tests/api/support/helpers.rs` →
 /// `crate::support::helpers`.
 fn module_path(file: &str) -> String {
-    let relative = file.trim_start_matches("tests/api/").trim_end_matches(".rs");
+    let relative = file
+        .trim_start_matches("tests/api/")
+        .trim_end_matches(".rs");
     let mut path = String::from("crate");
     for part in relative.split('/') {
         if part != "mod" && part != "main" {
@@ -134,9 +143,10 @@ fn visible_path(project: &Project, file: &str, name: &str) -> String {
         let parent_file = module_file(project, &parts[1..parts.len() - 1]);
         let text = project.read(&parent_file).unwrap_or_default();
         let reexports = text.lines().map(str::trim).any(|line| {
-            let line = line.trim_start_matches("pub use ").trim_start_matches("self::");
-            line.starts_with(&format!("{child}::"))
-                && (line.contains("::*") || line.contains(name))
+            let line = line
+                .trim_start_matches("pub use ")
+                .trim_start_matches("self::");
+            line.starts_with(&format!("{child}::")) && (line.contains("::*") || line.contains(name))
         });
         let public = text.lines().map(str::trim).any(|line| {
             line == format!("pub mod {child};") || line == format!("pub(crate) mod {child};")
@@ -175,7 +185,10 @@ mod tests {
     fn file_paths_become_module_paths() {
         assert_eq!(module_path("tests/api/helpers.rs"), "crate::helpers");
         assert_eq!(module_path("tests/api/support/mod.rs"), "crate::support");
-        assert_eq!(module_path("tests/api/support/app.rs"), "crate::support::app");
+        assert_eq!(
+            module_path("tests/api/support/app.rs"),
+            "crate::support::app"
+        );
     }
 
     #[test]
@@ -184,7 +197,11 @@ mod tests {
         let support = locate(&project).expect("found");
         assert!(support.path("spawn_app").ends_with("::spawn_app"));
         assert!(support.uses().contains("spawn_app"));
-        assert!(support.service.starts_with("crate::"), "{}", support.service);
+        assert!(
+            support.service.starts_with("crate::"),
+            "{}",
+            support.service
+        );
         assert_eq!(support.schema_file, "tests/api/schema.rs");
     }
 }
