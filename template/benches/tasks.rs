@@ -19,9 +19,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use foo::config::Settings;
 use foo::controllers::{persons, tasks as controller};
 use foo::models::task::{self, State};
+use foo::queue::{JobCall, Queue, worker};
 use foo::tasks::maintenance::Ping;
 use foo::tasks::persons::{AddOneYear, AddOneYearArgs};
-use foo::tasks::{TaskCall, Tasks, worker};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -47,14 +47,15 @@ async fn main() -> Result<(), BoxError> {
     settings.tasks.namespace = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let db = foo::db::connect(&settings.database).await?;
     foo::db::upgrade(&db, None).await?;
-    let tasks = Tasks::new(db.clone(), &settings.redis, &settings.tasks)?;
+    let registry = foo::tasks::registry();
+    let tasks = Queue::new(db.clone(), &settings.redis, &settings.tasks, registry)?;
 
     println!(
         "workers: {workers} x concurrency {}, database pool {}",
         settings.tasks.concurrency, settings.database.max_connections
     );
     let pings = (0..total)
-        .map(|_| TaskCall::new::<Ping>(()))
+        .map(|_| JobCall::new::<Ping>(()))
         .collect::<Result<Vec<_>, _>>()?;
     measure(&tasks, &db, workers, "tasks.ping", pings).await?;
 
@@ -67,9 +68,9 @@ async fn main() -> Result<(), BoxError> {
         };
         people.push(persons::create(&db, input).await?.id);
     }
-    let birthdays: Vec<TaskCall> = (0..total)
+    let birthdays: Vec<JobCall> = (0..total)
         .map(|i| {
-            TaskCall::new::<AddOneYear>(AddOneYearArgs {
+            JobCall::new::<AddOneYear>(AddOneYearArgs {
                 person_id: people[i % people.len()],
                 pause_ms: 0,
             })
@@ -81,11 +82,11 @@ async fn main() -> Result<(), BoxError> {
 /// Schedules `calls` while `workers` workers run them; prints the enqueue rate and the
 /// end-to-end rate (from the first enqueue to the last success).
 async fn measure(
-    tasks: &Tasks,
+    tasks: &Queue,
     db: &sea_orm::DatabaseConnection,
     workers: usize,
     name: &str,
-    calls: Vec<TaskCall>,
+    calls: Vec<JobCall>,
 ) -> Result<(), BoxError> {
     let total = calls.len();
     // Workers first: enqueueing and running overlap, as they do in production.

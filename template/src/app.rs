@@ -21,14 +21,14 @@ use tracing::Level;
 
 use crate::api;
 use crate::config::Settings;
-use crate::tasks::{QueueError, Tasks};
-use crate::{db, metrics};
+use crate::queue::{Queue, QueueError};
+use crate::{db, metrics, tasks};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub tasks: Tasks,
+    pub tasks: Queue,
     pub settings: Arc<Settings>,
 }
 
@@ -69,8 +69,13 @@ impl App {
             .await
             .map_err(|e| StartError::Bind(address, e))?;
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        let tasks =
-            Tasks::new(db.clone(), &settings.redis, &settings.tasks).map_err(StartError::Queue)?;
+        let tasks = Queue::new(
+            db.clone(),
+            &settings.redis,
+            &settings.tasks,
+            tasks::registry(),
+        )
+        .map_err(StartError::Queue)?;
         let state = AppState {
             db,
             tasks,

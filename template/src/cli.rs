@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::Settings;
-use crate::tasks::{self, Tasks};
-use crate::{api, db, telemetry};
+use crate::queue::{self, Queue};
+use crate::{api, db, tasks, telemetry};
 
 /// The service and its maintenance commands.
 #[derive(Debug, Parser)]
@@ -125,27 +125,32 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn task_handle(settings: &Settings) -> Result<Tasks, BoxError> {
+async fn task_handle(settings: &Settings) -> Result<Queue, BoxError> {
     let conn = db::connect(&settings.database).await?;
-    Ok(Tasks::new(conn, &settings.redis, &settings.tasks)?)
+    Ok(Queue::new(
+        conn,
+        &settings.redis,
+        &settings.tasks,
+        tasks::registry(),
+    )?)
 }
 
 async fn worker(settings: Settings) -> Result<(), BoxError> {
     let tasks = task_handle(&settings).await?;
     serve_metrics(&settings, &tasks).await?;
-    tasks::worker::run(tasks, shutdown_signal()).await?;
+    queue::worker::run(tasks, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn beat(settings: Settings) -> Result<(), BoxError> {
     let tasks = task_handle(&settings).await?;
     serve_metrics(&settings, &tasks).await?;
-    tasks::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
+    queue::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
     Ok(())
 }
 
 /// For processes without an API port: `/metrics` and `/mon/ping` on `metrics.listen`.
-async fn serve_metrics(settings: &Settings, tasks: &Tasks) -> Result<(), BoxError> {
+async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxError> {
     let Some(address) = settings.metrics.listen.as_deref() else {
         return Ok(());
     };
@@ -156,13 +161,13 @@ async fn serve_metrics(settings: &Settings, tasks: &Tasks) -> Result<(), BoxErro
         tracing::info!(%address, "serving /metrics");
     }
     // The only routes outside the API's documented router: these processes have no API.
-    let queue = tasks.queue().cloned();
+    let broker = tasks.broker().cloned();
     let router = axum::Router::new()
         .route(
             "/metrics",
             axum::routing::get(move || {
-                let queue = queue.clone();
-                async move { api::mon::exposition(queue.as_ref()).await }
+                let broker = broker.clone();
+                async move { api::mon::exposition(broker.as_ref()).await }
             }),
         )
         .route("/mon/ping", axum::routing::get(api::mon::ping));

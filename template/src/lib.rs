@@ -7,5 +7,6 @@ pub mod controllers;
 pub mod db;
 pub mod metrics;
 pub mod models;
+pub mod queue;
 pub mod tasks;
 pub mod telemetry;

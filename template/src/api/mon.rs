@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::tasks::Queue;
+use crate::queue::Broker;
 
 /// How long `/metrics` waits for the queue's depth before leaving it out.
 const DEPTH_TIMEOUT: Duration = Duration::from_millis(500);
@@ -60,8 +60,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         }
     };
     let mut checks = json!({ "database": database });
-    if let Some(queue) = state.tasks.queue() {
-        checks["redis"] = match queue.ping().await {
+    if let Some(broker) = state.tasks.broker() {
+        checks["redis"] = match broker.ping().await {
             Ok(()) => "ok".into(),
             Err(error) => {
                 tracing::warn!(%error, "readiness: Redis unavailable");
@@ -89,13 +89,13 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    exposition(state.tasks.queue()).await
+    exposition(state.tasks.broker()).await
 }
 
 /// The metrics, with the queue's depth when there is a queue and it answers in time.
-pub async fn exposition(queue: Option<&Queue>) -> impl IntoResponse + use<> {
-    let depth = match queue {
-        Some(queue) => match tokio::time::timeout(DEPTH_TIMEOUT, queue.depth()).await {
+pub async fn exposition(broker: Option<&Broker>) -> impl IntoResponse + use<> {
+    let depth = match broker {
+        Some(broker) => match tokio::time::timeout(DEPTH_TIMEOUT, broker.depth()).await {
             Ok(Ok(depth)) => Some(depth),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "metrics: cannot read the queue's depth");

@@ -8,9 +8,6 @@ use sea_orm::{
 
 use super::{Error, FieldError, Page, Paged};
 use crate::models::person::{self, Entity as Person};
-use crate::models::task;
-use crate::tasks::persons::{AddOneYear, AddOneYearArgs};
-use crate::tasks::{TaskCall, Tasks};
 
 /// Longest accepted name, in characters (the column holds 200).
 pub const NAME_MAX_CHARS: usize = 200;
@@ -202,21 +199,6 @@ pub async fn add_years(
             )]))
         }
     }
-}
-
-/// Schedules the person's birthday: a task that adds one year to their age.
-pub async fn schedule_birthday(
-    tasks: &Tasks,
-    id: i64,
-    request_id: Option<String>,
-) -> Result<task::Model, Error> {
-    get(&tasks.db, id).await?;
-    let call = TaskCall::new::<AddOneYear>(AddOneYearArgs {
-        person_id: id,
-        pause_ms: 0,
-    })
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    super::tasks::schedule_task(tasks, call, request_id).await
 }
 
 #[cfg(test)]

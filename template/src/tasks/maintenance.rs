@@ -1,8 +1,8 @@
 //! Housekeeping tasks, fired by `beat`.
 use serde::{Deserialize, Serialize};
 
-use super::{Task, TaskContext, TaskError};
 use crate::controllers;
+use crate::queue::{Job, JobContext, JobError};
 
 /// Deletes finished tasks older than some days, so the `tasks` table stays small.
 pub struct PurgeFinished;
@@ -20,12 +20,12 @@ pub struct Purged {
     pub deleted: u64,
 }
 
-impl Task for PurgeFinished {
+impl Job for PurgeFinished {
     const NAME: &'static str = "tasks.purge_finished";
     type Args = PurgeFinishedArgs;
     type Output = Purged;
 
-    async fn run(ctx: TaskContext, args: PurgeFinishedArgs) -> Result<Purged, TaskError> {
+    async fn run(ctx: JobContext, args: PurgeFinishedArgs) -> Result<Purged, JobError> {
         let before = chrono::Utc::now() - chrono::Duration::days(i64::from(args.older_than_days));
         let deleted = controllers::tasks::purge_finished(ctx.db(), before).await?;
         Ok(Purged { deleted })
@@ -36,12 +36,12 @@ impl Task for PurgeFinished {
 /// measure the queue itself (`cargo bench --bench tasks`).
 pub struct Ping;
 
-impl Task for Ping {
+impl Job for Ping {
     const NAME: &'static str = "tasks.ping";
     type Args = ();
     type Output = &'static str;
 
-    async fn run(_ctx: TaskContext, _args: ()) -> Result<&'static str, TaskError> {
+    async fn run(_ctx: JobContext, _args: ()) -> Result<&'static str, JobError> {
         Ok("pong")
     }
 }

@@ -4,8 +4,9 @@ use std::time::Duration;
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 
-use super::{Task, TaskContext, TaskError};
 use crate::controllers;
+use crate::models::task;
+use crate::queue::{Job, JobCall, JobContext, JobError, Queue};
 
 /// Adds one year to a person's age: the seed's example task.
 pub struct AddOneYear;
@@ -30,12 +31,12 @@ pub struct NewAge {
     pub age: i32,
 }
 
-impl Task for AddOneYear {
+impl Job for AddOneYear {
     const NAME: &'static str = "persons.add_one_year";
     type Args = AddOneYearArgs;
     type Output = NewAge;
 
-    async fn run(ctx: TaskContext, args: AddOneYearArgs) -> Result<NewAge, TaskError> {
+    async fn run(ctx: JobContext, args: AddOneYearArgs) -> Result<NewAge, JobError> {
         if args.pause_ms > 0 {
             tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
         }
@@ -48,4 +49,19 @@ impl Task for AddOneYear {
         txn.commit().await?;
         Ok(output)
     }
+}
+
+/// Schedules the person's birthday: [`AddOneYear`], once the person is known to exist.
+pub async fn schedule_birthday(
+    queue: &Queue,
+    person_id: i64,
+    request_id: Option<String>,
+) -> Result<task::Model, controllers::Error> {
+    controllers::persons::get(queue.db(), person_id).await?;
+    let call = JobCall::new::<AddOneYear>(AddOneYearArgs {
+        person_id,
+        pause_ms: 0,
+    })
+    .map_err(|e| controllers::Error::Internal(e.to_string()))?;
+    controllers::tasks::schedule_task(queue, call, request_id).await
 }

@@ -11,8 +11,7 @@ use crate::helpers::{TestDatabase, test_settings};
 use crate::service::BIN;
 use crate::service::config::Settings;
 use crate::service::models::task::State;
-use crate::service::tasks::Tasks;
-use crate::service::tasks::queue::Keys;
+use crate::service::queue::{Keys, Queue};
 
 /// A Redis server, and key names no other test uses.
 pub struct TestRedis {
@@ -157,7 +156,7 @@ async fn start_redis_container() -> String {
 pub struct TaskWorld {
     pub database: TestDatabase,
     pub db: DatabaseConnection,
-    pub tasks: Tasks,
+    pub tasks: Queue,
 }
 
 impl TaskWorld {
@@ -177,7 +176,9 @@ impl TaskWorld {
         crate::service::db::upgrade(&db, None)
             .await
             .expect("migrate");
-        let tasks = Tasks::new(db.clone(), &settings.redis, &settings.tasks).expect("task queue");
+        let registry = crate::service::tasks::registry();
+        let tasks =
+            Queue::new(db.clone(), &settings.redis, &settings.tasks, registry).expect("task queue");
         Self {
             database,
             db,
@@ -188,14 +189,14 @@ impl TaskWorld {
     /// Runs `worker` in this process until the returned sender is dropped or used.
     pub fn spawn_worker(
         &self,
-        tasks: Tasks,
+        tasks: Queue,
     ) -> (
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
     ) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
-            crate::service::tasks::worker::run(tasks, async {
+            crate::service::queue::worker::run(tasks, async {
                 let _ = stopped.await;
             })
             .await

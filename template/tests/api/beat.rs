@@ -6,7 +6,7 @@ use sea_orm::EntityTrait;
 
 use crate::background::{Process, TaskWorld, TestRedis};
 use crate::service::models::task;
-use crate::service::tasks::queue::Keys;
+use crate::service::queue::Keys;
 
 /// The ticks fired so far, from the request ids beat gives its tasks, with duplicates.
 async fn fired(world: &TaskWorld) -> Vec<String> {

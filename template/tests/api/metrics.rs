@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::background::{Process, TaskWorld, TestRedis, create_person, sample, scrape, serve};
 use crate::helpers::{TestDatabase, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_many, schedule_task};
-use crate::service::tasks::TaskCall;
+use crate::service::queue::JobCall;
 use crate::service::tasks::maintenance::Ping;
 
 /// `name{labels}`.
@@ -80,7 +80,7 @@ async fn the_queue_depth_is_shown_when_tasks_go_through_redis() {
     let app = spawn_app_with(|settings| redis.configure(settings)).await;
     let world = TaskWorld::new(&redis).await;
     let calls = (0..7)
-        .map(|_| TaskCall::new::<Ping>(()).expect("call"))
+        .map(|_| JobCall::new::<Ping>(()).expect("call"))
         .collect();
 
     schedule_many(&world.tasks, calls, None)
@@ -118,7 +118,7 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
     let worker = Process::start("worker", &env);
     let address = worker.address("serving /metrics").await;
 
-    let task = schedule_task(&world.tasks, TaskCall::new::<Ping>(()).expect("call"), None)
+    let task = schedule_task(&world.tasks, JobCall::new::<Ping>(()).expect("call"), None)
         .await
         .expect("scheduled");
     world

@@ -7,14 +7,14 @@ use crate::background::{Process, TaskWorld, TestRedis};
 use crate::helpers::spawn_app_with;
 use crate::service::controllers::tasks::{schedule_chain, schedule_many, schedule_task};
 use crate::service::models::task::State;
-use crate::service::tasks::TaskCall;
+use crate::service::queue::JobCall;
 use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
 use crate::test_tasks::{self, flaky, panics, unrecoverable};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn add_one_year(person_id: i64, pause_ms: u64) -> TaskCall {
-    TaskCall::new::<AddOneYear>(AddOneYearArgs {
+fn add_one_year(person_id: i64, pause_ms: u64) -> JobCall {
+    JobCall::new::<AddOneYear>(AddOneYearArgs {
         person_id,
         pause_ms,
     })
@@ -226,7 +226,7 @@ async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
         }
         ids
     };
-    let calls: Vec<TaskCall> = (0..100)
+    let calls: Vec<JobCall> = (0..100)
         .flat_map(|_| persons.iter().map(|id| add_one_year(*id, 0)))
         .collect();
     let scheduled = schedule_many(&world.tasks, calls, None)

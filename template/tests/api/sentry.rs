@@ -7,7 +7,7 @@ use crate::background::{Process, TaskWorld, TestRedis, create_person, serve};
 use crate::helpers::TestDatabase;
 use crate::listeners::FakeSentry;
 use crate::service::controllers::tasks::schedule_task;
-use crate::service::tasks::TaskCall;
+use crate::service::queue::JobCall;
 use crate::service::tasks::persons::{AddOneYear, AddOneYearArgs};
 
 #[tokio::test]
@@ -74,7 +74,7 @@ async fn a_task_that_fails_for_good_is_reported_with_the_scheduling_request_id()
     let request_id = format!("sentry-task-{}", Uuid::new_v4());
 
     // No such person: the task fails at once, unrecoverably.
-    let call = TaskCall::new::<AddOneYear>(AddOneYearArgs {
+    let call = JobCall::new::<AddOneYear>(AddOneYearArgs {
         person_id: 987_654_321,
         pause_ms: 0,
     })

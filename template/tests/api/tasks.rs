@@ -6,7 +6,7 @@ use crate::background::TaskWorld;
 use crate::helpers::{error_of, spawn_app, spawn_app_with};
 use crate::service::controllers::tasks::{schedule_chain, schedule_task};
 use crate::service::models::task::State;
-use crate::service::tasks::Tasks;
+use crate::service::queue::Queue;
 use crate::test_tasks::{self, flaky, panics, unrecoverable};
 
 #[tokio::test]
@@ -122,7 +122,7 @@ async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
 }
 
 /// A task handle in eager mode with the test tasks registered, on a fresh database.
-async fn eager() -> (TaskWorld, Tasks) {
+async fn eager() -> (TaskWorld, Queue) {
     let world = TaskWorld::with(|_| {}).await;
     let tasks = world.tasks.clone().with_registry(test_tasks::registry());
     assert!(tasks.is_eager());

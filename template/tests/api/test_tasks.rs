@@ -3,8 +3,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::service::queue::{Job, JobCall, JobContext, JobError, Registry};
 use crate::service::tasks::persons::AddOneYear;
-use crate::service::tasks::{Registry, Task, TaskCall, TaskContext, TaskError};
 
 /// Fails its first `fail_first` attempts (or every attempt, unrecoverably), then
 /// returns the attempt that succeeded.
@@ -18,17 +18,17 @@ pub struct FlakyArgs {
     pub unrecoverable: bool,
 }
 
-impl Task for Flaky {
+impl Job for Flaky {
     const NAME: &'static str = "test.flaky";
     type Args = FlakyArgs;
     type Output = u32;
 
-    async fn run(ctx: TaskContext, args: FlakyArgs) -> Result<u32, TaskError> {
+    async fn run(ctx: JobContext, args: FlakyArgs) -> Result<u32, JobError> {
         if args.unrecoverable {
-            return Err(TaskError::unrecoverable("this cannot work"));
+            return Err(JobError::unrecoverable("this cannot work"));
         }
         if ctx.attempt <= args.fail_first {
-            return Err(TaskError::failed(format!("attempt {} failed", ctx.attempt)));
+            return Err(JobError::failed(format!("attempt {} failed", ctx.attempt)));
         }
         Ok(ctx.attempt)
     }
@@ -37,13 +37,13 @@ impl Task for Flaky {
 /// Panics, and is not retried.
 pub struct Panics;
 
-impl Task for Panics {
+impl Job for Panics {
     const NAME: &'static str = "test.panics";
     const MAX_RETRIES: u32 = 0;
     type Args = ();
     type Output = ();
 
-    async fn run(_ctx: TaskContext, _args: ()) -> Result<(), TaskError> {
+    async fn run(_ctx: JobContext, _args: ()) -> Result<(), JobError> {
         panic!("a bug in a task")
     }
 }
@@ -59,22 +59,22 @@ pub fn registry() -> &'static Registry {
     &REGISTRY
 }
 
-pub fn flaky(fail_first: u32) -> TaskCall {
-    TaskCall::new::<Flaky>(FlakyArgs {
+pub fn flaky(fail_first: u32) -> JobCall {
+    JobCall::new::<Flaky>(FlakyArgs {
         fail_first,
         unrecoverable: false,
     })
     .expect("call")
 }
 
-pub fn unrecoverable() -> TaskCall {
-    TaskCall::new::<Flaky>(FlakyArgs {
+pub fn unrecoverable() -> JobCall {
+    JobCall::new::<Flaky>(FlakyArgs {
         fail_first: 0,
         unrecoverable: true,
     })
     .expect("call")
 }
 
-pub fn panics() -> TaskCall {
-    TaskCall::new::<Panics>(()).expect("call")
+pub fn panics() -> JobCall {
+    JobCall::new::<Panics>(()).expect("call")
 }

@@ -13,6 +13,7 @@ use crate::api::v1::tasks::TaskBody;
 use crate::app::AppState;
 use crate::controllers::persons::{self as controller, PersonChanges, PersonInput};
 use crate::models::person;
+use crate::tasks::persons::schedule_birthday;
 
 const COLLECTION: &str = "/v1/persons";
 
@@ -226,6 +227,6 @@ pub async fn birthday(
     Path(id): Path<i64>,
     RequestId(request_id): RequestId,
 ) -> ApiResult<Response> {
-    let task = controller::schedule_birthday(&state.tasks, id, request_id).await?;
+    let task = schedule_birthday(&state.tasks, id, request_id).await?;
     Ok(super::tasks::accepted(task))
 }

@@ -1,10 +1,11 @@
 //! `new task GROUP.NAME ARG:TYPE...`: a background task with typed arguments, registered,
-//! a controller function that schedules it, and a test that sees it succeed.
+//! the function that schedules it, and a test that sees it succeed.
 //!
-//! The task goes to `src/tasks/{group}.rs`, its scheduling function to
-//! `src/controllers/{group}.rs` and its test to `tests/api/{group}_tasks.rs`, each made
-//! when missing and added to otherwise (its code names everything by full path, so it
-//! needs no `use` line wherever it lands).
+//! The task and its `schedule_{name}` go to `src/tasks/{group}.rs` (beside the task, as
+//! `persons::schedule_birthday` is: controllers sit below the tasks and do not reach up
+//! to them), its test to `tests/api/{group}_tasks.rs`, each made when missing and added
+//! to otherwise (the code names everything by full path, so it needs no `use` line
+//! wherever it lands).
 use super::fill::{fill, leftovers};
 use super::{inject, tests_support};
 use crate::fields::{self, Field, Kind};
@@ -14,8 +15,6 @@ use crate::project::Project;
 
 const MODULE: &str = include_str!("../../templates/task/module.rs.txt");
 const TASK: &str = include_str!("../../templates/task/task.rs.txt");
-const CONTROLLER_MODULE: &str = include_str!("../../templates/task/controller_module.rs.txt");
-const CONTROLLER: &str = include_str!("../../templates/task/controller.rs.txt");
 const TESTS_MODULE: &str = include_str!("../../templates/task/tests_module.rs.txt");
 const TEST: &str = include_str!("../../templates/task/test.rs.txt");
 
@@ -51,11 +50,10 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
     }
 
     let task_file = format!("src/tasks/{group}.rs");
-    let controller_file = format!("src/controllers/{group}.rs");
     let tests_module = format!("{group}_tasks");
     let tests_file = format!("tests/api/{tests_module}.rs");
     if let Ok(text) = project.read(&task_file) {
-        if !text.contains("Task for") {
+        if !text.contains("const NAME: &'static str") {
             return Err(format!(
                 "{task_file} is not a module of tasks: pick another group"
             ));
@@ -63,12 +61,9 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
         if text.contains(&format!("pub struct {type_name};")) {
             return Err(format!("{task_file} has a `{type_name}` already"));
         }
-    }
-    if project
-        .read(&controller_file)
-        .is_ok_and(|text| text.contains(&format!("fn schedule_{name}(")))
-    {
-        return Err(format!("{controller_file} has a `schedule_{name}` already"));
+        if text.contains(&format!("fn schedule_{name}(")) {
+            return Err(format!("{task_file} has a `schedule_{name}` already"));
+        }
     }
     if project
         .read(&tests_file)
@@ -104,18 +99,6 @@ pub fn plan(project: &Project, task_name: &str, specs: &[String]) -> Result<Plan
         let line = format!(".register::<{group}::{type_name}>()");
         inject::before_marker(text, inject::REGISTRY_MARKER, &line, REGISTRY)
     })?;
-    add_to(
-        &mut plan,
-        project,
-        &controller_file,
-        filled(CONTROLLER_MODULE)?,
-        filled(CONTROLLER)?,
-    )?;
-    if !project.exists(&controller_file) {
-        plan.edit("src/controllers/mod.rs", |text| {
-            inject::module(text, "pub mod", group, "src/controllers/mod.rs")
-        })?;
-    }
     add_to(
         &mut plan,
         project,
@@ -223,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn a_task_is_planned_with_its_registration_controller_and_test() {
+    fn a_task_is_planned_with_its_registration_scheduler_and_test() {
         let project = Project::locate().expect("the project");
         let plan = plan(
             &project,
@@ -240,10 +223,14 @@ mod tests {
             registry.contains(".register::<invoices::SendReminder>()"),
             "{registry}"
         );
-        let controller = plan
-            .text("src/controllers/invoices.rs")
-            .expect("controller");
-        assert!(controller.contains("pub async fn schedule_send_reminder("));
+        assert!(
+            task.contains("pub async fn schedule_send_reminder("),
+            "{task}"
+        );
+        assert!(
+            plan.text("src/controllers/invoices.rs").is_none(),
+            "no controller"
+        );
         let test = plan.text("tests/api/invoices_tasks.rs").expect("test");
         assert!(test.contains("async fn send_reminder_is_scheduled_and_succeeds()"));
         assert!(leftovers(test).is_empty());
@@ -257,8 +244,7 @@ mod tests {
         let plan = plan(&project, "persons.send_card", &specs(&[])).expect("planned");
         let task = plan.text("src/tasks/persons.rs").expect("task file");
         assert!(task.contains("pub struct AddOneYear;") && task.ends_with("}\n"));
-        let controller = plan.text("src/controllers/persons.rs").expect("controller");
-        assert!(controller.contains("pub async fn schedule_send_card("));
+        assert!(task.contains("pub async fn schedule_send_card("), "{task}");
         let registry = plan.text(REGISTRY).expect("registry");
         assert!(!registry.contains("pub mod persons;\npub mod persons;"));
     }

@@ -9,33 +9,33 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::batch::Batcher;
+use super::message::{Ack, Encoded, InstanceId, Message};
 use super::recorder::Recorder;
 use super::runner::{self, Outcome};
-use super::{Message, Queue, QueueError, Tasks};
+use super::{Broker, Queue, QueueError};
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown` completes, then lets running tasks finish (for at most
 /// `tasks.shutdown_timeout_secs`) and gives back what it took but did not start.
-pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
-    let Some(queue) = tasks.queue().cloned() else {
-        return Err(QueueError::new(
-            "the worker needs redis.url, with tasks.eager off (otherwise tasks run in-process)",
-        ));
+pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
+    let Some(broker) = queue.broker().cloned() else {
+        // Otherwise tasks run in-process, where they are scheduled.
+        return Err(QueueError::NotConfigured("the worker"));
     };
-    let settings = tasks.settings().clone();
-    let id = super::instance_id("worker");
+    let settings = queue.settings().clone();
+    let id = InstanceId::new("worker");
     let lease = Duration::from_secs(settings.worker_lease_secs);
     tokio::pin!(shutdown);
 
-    let blocking = queue.blocking_client().await?;
+    let blocking = broker.blocking_client();
     let in_flight = InFlight::default();
     // Listed before it takes anything, so that its tasks are never unowned.
-    queue.heartbeat(&id, lease).await?;
-    let lease_keeper = tokio::spawn(keep_lease(queue.clone(), id.clone(), lease));
+    broker.heartbeat(&id, lease).await?;
+    let lease_keeper = tokio::spawn(keep_lease(broker.clone(), id.clone(), lease));
     let upkeep = tokio::spawn(upkeep(
-        queue.clone(),
+        broker.clone(),
         id.clone(),
         lease,
         Duration::from_millis(settings.poll_interval_ms),
@@ -43,8 +43,8 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     ));
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
-    let recorder = Recorder::batched(tasks.db.clone());
-    let acker = acker(queue.clone(), id.clone());
+    let recorder = Recorder::batched(queue.db().clone());
+    let acker = acker(broker.clone(), id.clone());
     // Up to twice `concurrency` messages are held (taken from the queue), so that the
     // next tasks are at hand when a running one ends; `concurrency` of them run.
     let held = Arc::new(Semaphore::new(settings.concurrency * 2));
@@ -66,23 +66,23 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
         let free = 1 + held.available_permits();
         // Never cancelled half-way: a wait cut short could still move a message to this
         // worker after it stopped. It lasts at most WAIT.
-        let reserved = queue.reserve(&blocking, &id, free, WAIT).await;
+        let reserved = broker.reserve(&blocking, &id, free, WAIT).await;
         stopping = has_completed(shutdown.as_mut()).await;
         match reserved {
-            Ok(raws) => {
+            Ok(taken) => {
                 pause.reset();
-                in_flight.add(&raws);
-                let batch = read_batch(&queue, &id, raws, &in_flight).await;
+                in_flight.add(&taken);
+                let batch = read_batch(&broker, &id, taken, &in_flight).await;
                 let mut hold = Some(hold);
-                for (raw, message) in batch {
+                for (encoded, message) in batch {
                     let hold = hold
                         .take()
                         .or_else(|| held.clone().try_acquire_owned().ok());
-                    let job = Job {
-                        tasks: tasks.clone(),
+                    let handler = Handler {
+                        queue: queue.clone(),
                         recorder: recorder.clone(),
                         acker: acker.clone(),
-                        queue: queue.clone(),
+                        broker: broker.clone(),
                         worker: id.clone(),
                     };
                     let (runners, mut stopped, in_flight) =
@@ -90,8 +90,8 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
                     running.spawn(async move {
                         let Some(hold) = hold else {
                             // More taken than could be held: cannot happen, but never strand one.
-                            settle(|| job.queue.give_back(&job.worker, &raw)).await;
-                            in_flight.remove(&raw);
+                            settle(|| handler.broker.give_back(&handler.worker, &encoded)).await;
+                            in_flight.remove(&encoded);
                             return;
                         };
                         let run = tokio::select! {
@@ -100,8 +100,8 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
                             _ = stopped.wait_for(|stop| *stop) => None,
                         };
                         if let Some(run) = run {
-                            job.handle(&raw, message).await;
-                            in_flight.remove(&raw);
+                            handler.handle(&encoded, message).await;
+                            in_flight.remove(&encoded);
                             drop(run);
                         }
                         drop(hold);
@@ -139,15 +139,15 @@ pub async fn run(tasks: Tasks, shutdown: impl Future<Output = ()>) -> Result<(),
     upkeep.abort();
     lease_keeper.abort();
     let _ = blocking.quit().await;
-    let released = queue.release(&id, lease).await?;
+    let released = broker.release(&id, lease).await?;
     tracing::info!(released, "worker stopped");
     Ok(())
 }
 
 /// Keeps the worker's lease alive, on a loop of its own so that nothing delays it.
-async fn keep_lease(queue: Queue, id: String, lease: Duration) {
+async fn keep_lease(broker: Broker, id: InstanceId, lease: Duration) {
     loop {
-        if let Err(error) = queue.heartbeat(&id, lease).await {
+        if let Err(error) = broker.heartbeat(&id, lease).await {
             tracing::warn!(%error, "cannot renew the worker's lease");
         }
         tokio::time::sleep(lease / 4).await;
@@ -157,27 +157,33 @@ async fn keep_lease(queue: Queue, id: String, lease: Duration) {
 /// Moves due retries to the queue, recovers dead workers' tasks, and gives back what
 /// this worker holds but no longer handles (a reply lost to a timeout, say), once it has
 /// seen it unhandled twice in a row.
-async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration, in_flight: InFlight) {
+async fn upkeep(
+    broker: Broker,
+    id: InstanceId,
+    lease: Duration,
+    poll: Duration,
+    in_flight: InFlight,
+) {
     let mut last_scan = tokio::time::Instant::now();
-    let mut suspects: HashSet<String> = HashSet::new();
+    let mut suspects: HashSet<Encoded> = HashSet::new();
     loop {
-        match queue.recover().await {
+        match broker.recover().await {
             Ok(0) => {}
             Ok(moved) => tracing::warn!(moved, "tasks of a dead worker went back to the queue"),
             Err(error) => tracing::debug!(%error, "cannot check for dead workers"),
         }
-        if let Err(error) = queue.promote_due().await {
+        if let Err(error) = broker.promote_due().await {
             tracing::debug!(%error, "cannot move due retries");
         }
         if last_scan.elapsed() >= lease {
             last_scan = tokio::time::Instant::now();
-            if let Ok(held) = queue.held(&id).await {
-                let unhandled: HashSet<String> = held
+            if let Ok(held) = broker.held(&id).await {
+                let unhandled: HashSet<Encoded> = held
                     .into_iter()
-                    .filter(|raw| !in_flight.contains(raw))
+                    .filter(|held| !in_flight.contains(held))
                     .collect();
-                for raw in unhandled.intersection(&suspects) {
-                    if let Ok(true) = queue.give_back(&id, raw).await {
+                for held in unhandled.intersection(&suspects) {
+                    if let Ok(true) = broker.give_back(&id, held).await {
                         tracing::warn!("a task held but not handled went back to the queue");
                     }
                 }
@@ -190,23 +196,23 @@ async fn upkeep(queue: Queue, id: String, lease: Duration, poll: Duration, in_fl
 
 /// The messages this worker is handling.
 #[derive(Clone, Default)]
-struct InFlight(Arc<Mutex<HashSet<String>>>);
+struct InFlight(Arc<Mutex<HashSet<Encoded>>>);
 
 impl InFlight {
-    fn add(&self, raws: &[String]) {
+    fn add(&self, taken: &[Encoded]) {
         if let Ok(mut set) = self.0.lock() {
-            set.extend(raws.iter().cloned());
+            set.extend(taken.iter().cloned());
         }
     }
 
-    fn remove(&self, raw: &str) {
+    fn remove(&self, held: &Encoded) {
         if let Ok(mut set) = self.0.lock() {
-            set.remove(raw);
+            set.remove(held);
         }
     }
 
-    fn contains(&self, raw: &str) -> bool {
-        self.0.lock().is_ok_and(|set| set.contains(raw))
+    fn contains(&self, held: &Encoded) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(held))
     }
 }
 
@@ -218,19 +224,23 @@ async fn has_completed(future: std::pin::Pin<&mut impl Future<Output = ()>>) -> 
 
 /// Decodes reserved messages; unreadable ones are dropped (and logged).
 async fn read_batch(
-    queue: &Queue,
-    worker: &str,
-    raws: Vec<String>,
+    broker: &Broker,
+    worker: &InstanceId,
+    taken: Vec<Encoded>,
     in_flight: &InFlight,
-) -> Vec<(String, Message)> {
-    let mut batch = Vec::with_capacity(raws.len());
-    for raw in raws {
-        match serde_json::from_str(&raw) {
-            Ok(message) => batch.push((raw, message)),
+) -> Vec<(Encoded, Message)> {
+    let mut batch = Vec::with_capacity(taken.len());
+    for held in taken {
+        match held.decode() {
+            Ok(message) => batch.push((held, message)),
             Err(error) => {
-                tracing::error!(%error, message = %raw, "unreadable message dropped");
-                settle(|| queue.ack(worker, &raw, None)).await;
-                in_flight.remove(&raw);
+                tracing::error!(%error, message = %held, "unreadable message dropped");
+                let ack = Ack {
+                    held: held.clone(),
+                    next: None,
+                };
+                settle(|| broker.ack(worker, vec![ack.clone()])).await;
+                in_flight.remove(&held);
             }
         }
     }
@@ -238,55 +248,57 @@ async fn read_batch(
 }
 
 /// Acknowledges messages in batches (one Redis script for those that end together).
-fn acker(queue: Queue, worker: String) -> Batcher<(String, String), Result<(), String>> {
-    Batcher::start(move |acks: Vec<(String, String)>| {
-        let (queue, worker) = (queue.clone(), worker.clone());
+type Acker = Batcher<Ack, Result<(), QueueError>>;
+
+/// Acknowledges messages in batches (one Redis script for those that end together).
+fn acker(broker: Broker, worker: InstanceId) -> Acker {
+    Batcher::start(move |acks: Vec<Ack>| {
+        let (broker, worker) = (broker.clone(), worker.clone());
         async move {
             let count = acks.len();
-            let acked = queue
-                .ack_many(&worker, acks)
-                .await
-                .map_err(|e| e.to_string());
+            let acked = broker.ack(&worker, acks).await;
             vec![acked; count]
         }
     })
 }
 
 /// What handling one message needs.
-struct Job {
-    tasks: Tasks,
-    recorder: Recorder,
-    acker: Batcher<(String, String), Result<(), String>>,
+struct Handler {
     queue: Queue,
-    worker: String,
+    recorder: Recorder,
+    acker: Acker,
+    broker: Broker,
+    worker: InstanceId,
 }
 
-impl Job {
-    /// Runs one message and tells the queue what became of it.
-    async fn handle(&self, raw: &str, message: Message) {
-        let (queue, worker) = (&self.queue, self.worker.as_str());
+impl Handler {
+    /// Runs one message and tells the broker what became of it.
+    async fn handle(&self, held: &Encoded, message: Message) {
+        let (broker, worker) = (&self.broker, &self.worker);
         let outcome = match self.recorder.start(message.id).await {
-            Ok(start) => runner::process(&self.tasks, &self.recorder, &message, start).await,
+            Ok(start) => runner::process(&self.queue, &self.recorder, &message, start).await,
             Err(error) => Err(error),
         };
         match outcome {
             Ok(Outcome::Done { next }) => {
-                let next = next.as_ref().map(Message::encode).unwrap_or_default();
+                let ack = Ack {
+                    held: held.clone(),
+                    next: next.as_ref().map(Message::encode),
+                };
                 settle(|| async {
-                    match self.acker.write((raw.to_owned(), next.clone())).await {
-                        Some(Ok(())) => Ok(()),
-                        Some(Err(error)) => Err(QueueError::new(error)),
-                        None => Err(QueueError::new("the acknowledger stopped")),
-                    }
+                    self.acker
+                        .write(ack.clone())
+                        .await
+                        .unwrap_or(Err(QueueError::Stopped("acknowledger")))
                 })
                 .await;
             }
             Ok(Outcome::Retry { message, delay }) => {
-                settle(|| queue.retry_later(worker, raw, &message, delay)).await;
+                settle(|| broker.retry_later(worker, held, &message, delay)).await;
             }
             Err(error) => {
                 tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
-                settle(|| queue.release_later(worker, raw, Duration::from_secs(5))).await;
+                settle(|| broker.release_later(worker, held, Duration::from_secs(5))).await;
             }
         }
     }

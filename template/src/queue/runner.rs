@@ -1,16 +1,16 @@
 //! Runs one task and records what happened: the part shared by the worker and eager mode.
-use std::time::Duration;
-
-use sea_orm::DbErr;
-use tracing::Instrument;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::recorder::Recorder;
-use super::{Message, TaskContext, TaskError, Tasks};
-use crate::controllers::tasks::{self as controller, Start};
+use tracing::Instrument;
+
+use super::recorder::{RecordError, Recorder};
+use super::store::{self, Start};
+use super::{JobContext, JobError, Message, Queue};
+use crate::config::TaskSettings;
 use crate::metrics::{self, TaskEvent};
+use crate::models::task::State;
 
 /// What the queue should do with a message once it has been handled.
 #[derive(Debug, PartialEq)]
@@ -24,12 +24,12 @@ pub enum Outcome {
 /// Runs a task once and writes its new state. `start` says whether the task was marked
 /// started (see [`Recorder::start`]). An `Err` means a state could not be written (the
 /// database is away): the message should be handled again later.
-pub async fn process(
-    tasks: &Tasks,
+pub(super) async fn process(
+    queue: &Queue,
     recorder: &Recorder,
     message: &Message,
     start: Start,
-) -> Result<Outcome, DbErr> {
+) -> Result<Outcome, RecordError> {
     let span = tracing::info_span!(
         "task",
         request_id = message.request_id.as_deref().unwrap_or("-"),
@@ -37,24 +37,24 @@ pub async fn process(
         task = %message.name,
         attempt = message.attempt,
     );
-    process_in_span(tasks, recorder, message, start)
+    process_in_span(queue, recorder, message, start)
         .instrument(span)
         .await
 }
 
 async fn process_in_span(
-    tasks: &Tasks,
+    queue: &Queue,
     recorder: &Recorder,
     message: &Message,
     start: Start,
-) -> Result<Outcome, DbErr> {
-    let db = &tasks.db;
+) -> Result<Outcome, RecordError> {
+    let db = queue.db();
     match start {
         Start::Run => {}
         Start::Finished(state) => {
             // Delivered again after it finished (its worker died before acknowledging).
             tracing::info!(?state, "task already finished, skipped");
-            let next = (state == crate::models::task::State::Succeeded)
+            let next = (state == State::Succeeded)
                 .then(|| message.next())
                 .flatten();
             return Ok(Outcome::Done { next });
@@ -68,9 +68,8 @@ async fn process_in_span(
     tracing::info!("task started");
     let started = std::time::Instant::now();
     let completed = Arc::new(AtomicBool::new(false));
-    let result = run_body(tasks, message, completed.clone()).await;
+    let result = run_body(queue, message, completed.clone()).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let chain_rest: Vec<uuid::Uuid> = message.chain.iter().map(|m| m.id).collect();
     match result {
         Ok(value) => {
             // A task that recorded its own success (in its transaction) needs no write.
@@ -83,9 +82,9 @@ async fn process_in_span(
                 next: message.next(),
             })
         }
-        Err(TaskError::Failed(error)) if message.attempt <= message.max_retries => {
-            let delay = backoff(tasks.settings(), message.attempt);
-            controller::mark_retrying(db, message.id, &error).await?;
+        Err(JobError::Failed(error)) if message.attempt <= message.max_retries => {
+            let delay = backoff(queue.settings(), message.attempt);
+            store::mark_retrying(db, message.id, &error).await?;
             tracing::warn!(elapsed_ms, %error, retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
             metrics::global().tasks(&message.name, TaskEvent::Retried, 1);
             Ok(Outcome::Retry {
@@ -94,7 +93,7 @@ async fn process_in_span(
             })
         }
         Err(error) => {
-            controller::mark_failed(db, message.id, &error.to_string(), &chain_rest).await?;
+            store::mark_failed(db, message.id, &error.to_string(), &message.chain_ids()).await?;
             tracing::error!(elapsed_ms, %error, "task failed");
             metrics::global().tasks(&message.name, TaskEvent::Failed, 1);
             Ok(Outcome::Done { next: None })
@@ -104,18 +103,18 @@ async fn process_in_span(
 
 /// Runs the body on its own tokio task, so that a panic is a failure, not a dead worker.
 async fn run_body(
-    tasks: &Tasks,
+    queue: &Queue,
     message: &Message,
     completed: Arc<AtomicBool>,
-) -> Result<serde_json::Value, TaskError> {
-    let Some(entry) = tasks.registry().get(&message.name) else {
-        return Err(TaskError::Unrecoverable(format!(
+) -> Result<serde_json::Value, JobError> {
+    let Some(entry) = queue.registry().get(&message.name) else {
+        return Err(JobError::Unrecoverable(format!(
             "no task is named {:?} in this version of the service",
             message.name
         )));
     };
-    let ctx = TaskContext {
-        tasks: tasks.clone(),
+    let ctx = JobContext {
+        queue: queue.clone(),
         task_id: message.id,
         attempt: message.attempt,
         request_id: message.request_id.clone(),
@@ -133,15 +132,15 @@ async fn run_body(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            Err(TaskError::Failed(format!("task panicked: {detail}")))
+            Err(JobError::Failed(format!("task panicked: {detail}")))
         }
-        Err(_) => Err(TaskError::Failed("task was cancelled".into())),
+        Err(_) => Err(JobError::Failed("task was cancelled".into())),
     }
 }
 
 /// The delay before attempt `attempt + 1`: exponential, capped, with jitter in its upper
 /// half so that tasks failing together do not come back together.
-pub fn backoff(settings: &crate::config::TaskSettings, attempt: u32) -> Duration {
+pub fn backoff(settings: &TaskSettings, attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(32);
     let full = settings
         .retry_base_ms
@@ -154,12 +153,12 @@ pub fn backoff(settings: &crate::config::TaskSettings, attempt: u32) -> Duration
 
 /// Runs a task and its retries and chain in-process, without waiting between attempts:
 /// Celery's "always eager". The states written are those the worker writes.
-pub async fn run_eagerly(tasks: &Tasks, message: Message) {
-    let recorder = Recorder::direct(tasks.db.clone());
+pub(super) async fn run_eagerly(queue: &Queue, message: Message) {
+    let recorder = Recorder::direct(queue.db().clone());
     let mut current = Some(message);
     while let Some(message) = current.take() {
         let outcome = match recorder.start(message.id).await {
-            Ok(start) => process(tasks, &recorder, &message, start).await,
+            Ok(start) => process(queue, &recorder, &message, start).await,
             Err(error) => Err(error),
         };
         match outcome {

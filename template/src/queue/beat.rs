@@ -1,0 +1,291 @@
+//! `beat`: schedules tasks on cron patterns.
+//!
+//! Any number of beats may run. The one holding a lease in Redis fires the schedules;
+//! if it dies, another takes the lease within `beat.lease_secs`. Each tick is also
+//! claimed with its own key before it fires, so a tick fires once even while two beats
+//! briefly both believe they lead. Ticks missed during a failover are fired late, when
+//! they are at most `beat.catch_up_secs` old.
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use sea_orm::DbErr;
+use uuid::Uuid;
+
+use super::message::{InstanceId, Message};
+use super::{Broker, JobCall, JobError, Keys, Queue, QueueError, store};
+use crate::config::BeatSettings;
+use crate::metrics::{self, TaskEvent};
+use crate::models::task;
+
+/// Beat's keys, beside the queue's.
+impl Keys {
+    /// Who leads: the id of the beat holding the lease.
+    pub fn beat_leader(&self) -> String {
+        format!("{}beat:leader", self.prefix())
+    }
+
+    /// The claim of one tick of one schedule: `claimed`, then `fired`.
+    pub fn beat_fired(&self, schedule: &str, tick_ms: i64) -> String {
+        format!("{}beat:fired:{schedule}:{tick_ms}", self.prefix())
+    }
+}
+
+/// Why beat stopped, or could not fire a tick.
+#[derive(Debug, thiserror::Error)]
+pub enum BeatError {
+    #[error("schedule {name}: {source}")]
+    Cron {
+        name: String,
+        source: croner::errors::CronError,
+    },
+    #[error("schedule {name}: {source}")]
+    Job { name: String, source: JobError },
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+struct Entry {
+    name: String,
+    cron: Cron,
+    call: JobCall,
+}
+
+/// Runs until `shutdown` completes; resigns the lease on the way out.
+pub async fn run(
+    queue: Queue,
+    settings: &BeatSettings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), BeatError> {
+    let Some(broker) = queue.broker().cloned() else {
+        // The lease lives in Redis.
+        return Err(QueueError::NotConfigured("beat").into());
+    };
+    let entries = entries(&queue, settings)?;
+    let id = InstanceId::new("beat");
+    let lease = Duration::from_secs(settings.lease_secs);
+    let catch_up = chrono::Duration::seconds(settings.catch_up_secs as i64);
+    let lease_script = Script::from_lua(include_str!("lua/beat_lease.lua"));
+    let push_claimed = Script::from_lua(include_str!("lua/beat_push_claimed.lua"));
+    let mut leading = false;
+    // The last tick fired per schedule, while leading.
+    let mut fired: HashMap<String, DateTime<Utc>> = HashMap::new();
+    tokio::pin!(shutdown);
+    tracing::info!(beat = %id, schedules = entries.len(), "beat started");
+
+    loop {
+        let held = lease_script
+            .evalsha_with_reload::<i64, _, _>(
+                broker.client(),
+                vec![broker.keys().beat_leader()],
+                vec![id.as_str().to_owned(), lease.as_millis().to_string()],
+            )
+            .await;
+        let now_leading = match held {
+            Ok(held) => held == 1,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach Redis for the beat lease");
+                false
+            }
+        };
+        if now_leading != leading {
+            if now_leading {
+                tracing::info!("beat leads: firing schedules");
+            } else {
+                tracing::info!("beat follows: another beat holds the lease");
+                fired.clear();
+            }
+            leading = now_leading;
+        }
+
+        let now = Utc::now();
+        if leading {
+            for entry in &entries {
+                let from = fired
+                    .get(&entry.name)
+                    .copied()
+                    .map_or(now - catch_up, |last| last.max(now - catch_up));
+                for tick in entry.cron.iter_after(from).take_while(|tick| *tick <= now) {
+                    let fired_tick = Tick {
+                        queue: &queue,
+                        broker: &broker,
+                        push_claimed: &push_claimed,
+                        entry,
+                        at: tick,
+                    };
+                    match fired_tick.fire(settings).await {
+                        Ok(Fired::Done) => {
+                            fired.insert(entry.name.clone(), tick);
+                        }
+                        // Another beat's claim, not yet fired: look again next round (it
+                        // fires, or its claim lapses and this beat fires it).
+                        Ok(Fired::ClaimedElsewhere) => break,
+                        Err(error) => {
+                            tracing::error!(schedule = %entry.name, %tick, %error, "cannot fire; will try again");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+
+        let renew = lease / 3;
+        let next_tick = entries
+            .iter()
+            .filter_map(|entry| entry.cron.find_next_occurrence(&Utc::now(), false).ok())
+            .min()
+            .and_then(|tick| (tick - Utc::now()).to_std().ok())
+            .unwrap_or(renew);
+        let wait = if leading { next_tick.min(renew) } else { renew };
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
+        }
+    }
+
+    if leading {
+        let resigned = Script::from_lua(include_str!("lua/beat_resign.lua"))
+            .evalsha_with_reload::<i64, _, _>(
+                broker.client(),
+                vec![broker.keys().beat_leader()],
+                vec![id.as_str().to_owned()],
+            )
+            .await;
+        if let Err(error) = resigned {
+            tracing::warn!(%error, "cannot give the beat lease up; it will expire");
+        }
+    }
+    tracing::info!("beat stopped");
+    Ok(())
+}
+
+fn entries(queue: &Queue, settings: &BeatSettings) -> Result<Vec<Entry>, BeatError> {
+    settings
+        .schedules
+        .iter()
+        .map(|(name, schedule)| {
+            let cron: Cron = schedule.cron.parse().map_err(|source| BeatError::Cron {
+                name: name.clone(),
+                source,
+            })?;
+            let args = if schedule.args.is_null() {
+                serde_json::json!({})
+            } else {
+                schedule.args.clone()
+            };
+            let call =
+                JobCall::named(queue.registry(), &schedule.task, args).map_err(|source| {
+                    BeatError::Job {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
+            Ok(Entry {
+                name: name.clone(),
+                cron,
+                call,
+            })
+        })
+        .collect()
+}
+
+/// What became of a tick.
+enum Fired {
+    /// Queued, by this beat or another.
+    Done,
+    /// Claimed by a beat that has not queued it (yet, or ever).
+    ClaimedElsewhere,
+}
+
+/// One tick of one schedule, and what firing it needs.
+struct Tick<'a> {
+    queue: &'a Queue,
+    broker: &'a Broker,
+    push_claimed: &'a Script,
+    entry: &'a Entry,
+    at: DateTime<Utc>,
+}
+
+impl Tick<'_> {
+    /// Claims the tick and, if no beat claimed it before, schedules its task.
+    ///
+    /// The claim first lasts one lease. The task's message is queued in the same Redis
+    /// step that marks the claim fired (and keeps it past the catch-up window). If this
+    /// beat dies before that step, the claim lapses and the next leader fires the tick,
+    /// reusing the task's row if it was written (its id comes from the schedule and the
+    /// tick): each tick is queued exactly once.
+    async fn fire(&self, settings: &BeatSettings) -> Result<Fired, BeatError> {
+        let client = self.broker.client();
+        let key = self
+            .broker
+            .keys()
+            .beat_fired(&self.entry.name, self.at.timestamp_millis());
+        let claim = Duration::from_secs(settings.lease_secs);
+        let keep = Duration::from_secs(settings.catch_up_secs + settings.lease_secs + 60);
+        let claimed: Option<String> = client
+            .set(
+                &key,
+                "claimed",
+                Some(Expiration::PX(claim.as_millis() as i64)),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(QueueError::from)?;
+        if claimed.is_none() {
+            let state: Option<String> = client.get(&key).await.map_err(QueueError::from)?;
+            return Ok(match state.as_deref() {
+                Some("claimed") => Fired::ClaimedElsewhere,
+                // Fired, or the claim lapsed a moment ago: the next round tells.
+                Some(_) => Fired::Done,
+                None => Fired::ClaimedElsewhere,
+            });
+        }
+        // The claim is left to lapse rather than deleted when this fails: the step may
+        // have run with only its reply lost, and then the claim says "fired".
+        let task = self.schedule_claimed(&key, keep).await?;
+        tracing::info!(schedule = %self.entry.name, tick = %self.at, task_id = %task.id, "fired");
+        Ok(Fired::Done)
+    }
+
+    /// Schedules the task of the tick claimed as `claim`, exactly once per tick: its id
+    /// is derived from the claim, and its message is queued in the same Redis step that
+    /// marks the claim fired (kept for `keep`). A beat that died before that step left at
+    /// most the row, which is reused.
+    async fn schedule_claimed(
+        &self,
+        claim: &str,
+        keep: Duration,
+    ) -> Result<task::Model, BeatError> {
+        let db = self.queue.db();
+        let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, claim.as_bytes());
+        let request_id = format!("beat:{}:{}", self.entry.name, self.at.to_rfc3339());
+        let call = self.entry.call.clone();
+        let row = match store::find(db, id).await? {
+            Some(row) => row,
+            None => {
+                let row = store::pending(&call, id, Some(request_id.clone()), None, Utc::now());
+                store::insert(db, std::slice::from_ref(&row)).await?;
+                row
+            }
+        };
+        let message = Message::first(call, id, Some(request_id));
+        let _: i64 = self
+            .push_claimed
+            .evalsha_with_reload(
+                self.broker.client(),
+                vec![self.broker.keys().ready(), claim.to_owned()],
+                vec![message.encode().into_string(), keep.as_millis().to_string()],
+            )
+            .await
+            .map_err(QueueError::from)?;
+        metrics::global().tasks(&row.name, TaskEvent::Scheduled, 1);
+        Ok(row)
+    }
+}

@@ -1,0 +1,184 @@
+//! The task engine: scheduling, the Redis queue, `worker`, `beat`, and the task rows.
+//!
+//! Words, each for one thing:
+//! - a **job** is a kind of background work: a type implementing [`Job`] (a name, typed
+//!   arguments, a body). The service's jobs are its tasks, in `src/tasks/`, listed in the
+//!   [`Registry`] given to [`Queue::new`];
+//! - a **task** is one scheduled run of a job, with its row in the `tasks` table
+//!   (`models::task`, written only by [`store`]), shown at `/v1/tasks/{id}`;
+//! - a [`JobCall`] is a job with its arguments, ready to become a task;
+//! - a [`Message`] is what the Redis queue carries for one attempt of a task;
+//! - the [`Queue`] is where tasks are scheduled: the Redis [`Broker`], or in-process
+//!   execution when no Redis is configured or `tasks.eager` is set (the same code path,
+//!   minus the broker).
+//!
+//! The engine knows no task of the service and calls no controller: controllers schedule
+//! through `controllers::tasks`, which calls [`Queue::schedule`].
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr};
+use uuid::Uuid;
+
+use crate::config::{RedisSettings, TaskSettings};
+use crate::metrics::{self, TaskEvent};
+use crate::models::task;
+
+mod batch;
+pub mod beat;
+pub mod broker;
+pub mod job;
+pub mod message;
+mod recorder;
+mod runner;
+pub mod store;
+pub mod worker;
+
+pub use broker::{Broker, Keys, QueueError};
+pub use job::{DEFAULT_MAX_RETRIES, Entry, Job, JobCall, JobContext, JobError, Registry};
+pub use message::{Encoded, InstanceId, Message};
+
+/// Why tasks could not be scheduled.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// Their rows could not be written.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    /// Their rows were written (and marked failed), but the queue did not take them.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Where scheduled tasks go: the Redis queue, or straight to in-process execution.
+#[derive(Clone)]
+pub struct Queue {
+    db: DatabaseConnection,
+    broker: Option<Broker>,
+    settings: Arc<TaskSettings>,
+    registry: &'static Registry,
+}
+
+impl Queue {
+    /// Uses Redis when it is configured and `tasks.eager` is off. Does not wait for Redis:
+    /// the API starts (and serves what needs no queue) while Redis is down. `registry`
+    /// lists the jobs this process can run.
+    pub fn new(
+        db: DatabaseConnection,
+        redis: &RedisSettings,
+        settings: &TaskSettings,
+        registry: &'static Registry,
+    ) -> Result<Self, QueueError> {
+        let broker = match (&redis.url, settings.eager) {
+            (Some(_), false) => Some(Broker::connect(redis, settings)?),
+            _ => None,
+        };
+        Ok(Self {
+            db,
+            broker,
+            settings: Arc::new(settings.clone()),
+            registry,
+        })
+    }
+
+    /// The same queue with other jobs (tests register jobs of their own).
+    pub fn with_registry(mut self, registry: &'static Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The jobs this queue can run.
+    pub fn registry(&self) -> &'static Registry {
+        self.registry
+    }
+
+    /// The database of the task rows.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Tasks run in-process when they are scheduled.
+    pub fn is_eager(&self) -> bool {
+        self.broker.is_none()
+    }
+
+    /// The Redis queue, unless tasks run in-process.
+    pub fn broker(&self) -> Option<&Broker> {
+        self.broker.as_ref()
+    }
+
+    pub fn settings(&self) -> &TaskSettings {
+        &self.settings
+    }
+
+    /// Schedules `chains`: the tasks of each run one after the other, each only if the one
+    /// before succeeded (a chain of one is a lone task). Writes every row first, in one
+    /// statement, so that progress can be asked for at once, then hands the first task of
+    /// each chain over in one push. Returns the rows in order (in eager mode, in their
+    /// final state: they ran already).
+    pub async fn schedule(
+        &self,
+        chains: Vec<Vec<JobCall>>,
+        request_id: Option<String>,
+    ) -> Result<Vec<task::Model>, ScheduleError> {
+        let now = Utc::now();
+        let mut rows = Vec::new();
+        let mut messages = Vec::new();
+        for calls in chains {
+            let chained = calls.len() > 1;
+            let ids: Vec<Uuid> = calls.iter().map(|_| Uuid::new_v4()).collect();
+            let mut chain_messages = Vec::with_capacity(calls.len());
+            for (position, (call, id)) in calls.into_iter().zip(&ids).enumerate() {
+                let chain = chained.then_some((ids[0], position as i32));
+                rows.push(store::pending(&call, *id, request_id.clone(), chain, now));
+                chain_messages.push(Message::first(call, *id, request_id.clone()));
+            }
+            let mut chain_messages = chain_messages.into_iter();
+            if let Some(mut first) = chain_messages.next() {
+                first.chain = chain_messages.collect();
+                messages.push(first);
+            }
+        }
+        store::insert(&self.db, &rows).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        // Counted before they are queued: in eager mode they run right away.
+        count_scheduled(&rows);
+
+        if let Err(error) = self.submit(messages).await {
+            // Not queued, so never run: say so in the rows rather than leave them pending.
+            // A warning: the caller turns the error into its own ERROR (one report each).
+            tracing::warn!(%error, "cannot queue tasks");
+            let _ = store::fail_unqueued(&self.db, &ids, &error.to_string()).await;
+            return Err(error.into());
+        }
+        if self.is_eager() {
+            return Ok(store::find_many(&self.db, &ids).await?);
+        }
+        Ok(rows)
+    }
+
+    /// Hands written tasks over for execution: pushed to Redis, or run here and now.
+    async fn submit(&self, messages: Vec<Message>) -> Result<(), QueueError> {
+        match &self.broker {
+            Some(broker) => broker.push(&messages).await,
+            None => {
+                for message in messages {
+                    runner::run_eagerly(self, message).await;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Counts scheduled tasks, one metrics update per run of rows with the same name.
+fn count_scheduled(rows: &[task::Model]) {
+    let metrics = metrics::global();
+    let mut rows = rows.iter().peekable();
+    while let Some(row) = rows.next() {
+        let mut count = 1;
+        while rows.next_if(|next| next.name == row.name).is_some() {
+            count += 1;
+        }
+        metrics.tasks(&row.name, TaskEvent::Scheduled, count);
+    }
+}
