@@ -280,7 +280,8 @@ pub fn assert_documented(project: &Path, package: &str) {
         let at = spec
             .find(&key)
             .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
-        let open = at + spec[at..].find('{').expect("an object");
+        let after_key = at + key.len();
+        let open = after_key + spec[after_key..].find('{').expect("an object");
         let item = object_at(&spec, open);
         for method in methods {
             assert!(

@@ -234,7 +234,7 @@ impl Values {
         pairs.extend(model_blocks(fields, references));
         pairs.extend(migration_blocks(many, fields, references));
         pairs.extend(controller_blocks(fields, references));
-        pairs.extend(view_blocks(fields));
+        pairs.extend(view_blocks(many, fields));
         pairs.extend(test_blocks(fields, references, project, support));
         Self { pairs }
     }
@@ -252,13 +252,16 @@ struct Shape {
     input: &'static str,
     /// The type a checked value has (as stored).
     checked: &'static str,
-    /// The check that turns `v` (the input) into the checked value.
+    /// The `Checks` call that turns `v` (the input) into the checked value.
     check: Option<Check>,
     /// The type the views show.
     body: &'static str,
-    /// `#[schema(...)]` of the request bodies' field.
-    schema: String,
-    /// `deserialize_with` helpers of `crate::api::extract` (required, optional, clearable).
+    /// The `api::fields` schema of the request field (`text::<NUMBER_MAX_CHARS>`); its
+    /// `optional_` twin documents a field that may be left out or null.
+    schema: Option<String>,
+    /// Without a schema function, the type documented for a nullable field.
+    nullable_type: &'static str,
+    /// `api::fields::whole` readers (`i32`: `whole::i32`, `whole::optional_i32` ...).
     whole: Option<&'static str>,
     /// Two valid values (JSON), and one that is the right type but fails its check.
     good: [String; 2],
@@ -267,7 +270,7 @@ struct Shape {
     wrong_type: &'static str,
 }
 
-/// A check of `crate::controllers::check`: whether it returns the value, or an Option.
+/// A method of `Checks`: whether it returns the value, or an `Option` of it.
 struct Check {
     call: String,
     parses: bool,
@@ -280,9 +283,8 @@ fn max_chars_const(field: &str) -> String {
 
 fn shape(field: &Field) -> Shape {
     let name = &field.name;
-    let line_pattern = r#"pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$""#;
-    let text_pattern = r#"pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$""#;
-    let simple = |model, column: &str, schema: String, good: [&str; 2], wrong| Shape {
+    let check = |call: String, parses| Some(Check { call, parses });
+    let plain = |model, column: &str, schema: Option<&str>, good: [&str; 2], wrong| Shape {
         model,
         column_type: None,
         column: column.to_owned(),
@@ -290,33 +292,48 @@ fn shape(field: &Field) -> Shape {
         checked: model,
         check: None,
         body: model,
-        schema,
+        schema: schema.map(str::to_owned),
+        nullable_type: model,
         whole: None,
         good: good.map(str::to_owned),
         bad: None,
         wrong_type: wrong,
     };
+    let parsed =
+        |model, column: &str, checked, body, method: &str, schema: &str, good: [&str; 2], bad| {
+            Shape {
+                model,
+                column_type: None,
+                column: column.to_owned(),
+                input: "String",
+                checked,
+                check: check(format!("checks.{method}(\"{name}\", &v)"), true),
+                body,
+                schema: Some(schema.to_owned()),
+                nullable_type: "String",
+                whole: None,
+                good: good.map(str::to_owned),
+                bad: Some(bad),
+                wrong_type: "json!(20250131)",
+            }
+        };
     match &field.kind {
         Kind::String(length) => {
             let sample = |word: &str| {
                 let cut: String = word.chars().take(*length as usize).collect();
                 format!("{cut:?}")
             };
+            let max = max_chars_const(name);
             Shape {
                 model: "String",
                 column_type: Some(format!("String(StringLen::N({length}))")),
                 column: format!("string_len(__COLUMN__, {length})"),
                 input: "String",
                 checked: "String",
-                check: Some(Check {
-                    call: format!(
-                        "check::line(\"{name}\", v, {}, &mut errors)",
-                        max_chars_const(name)
-                    ),
-                    parses: false,
-                }),
+                check: check(format!("checks.text(\"{name}\", &v, {max})"), false),
                 body: "String",
-                schema: format!("min_length = 1, max_length = {length}, {line_pattern}"),
+                schema: Some(format!("text::<{max}>")),
+                nullable_type: "String",
                 whole: None,
                 good: [sample("first"), sample("second")],
                 bad: Some(r#"json!("   ")"#),
@@ -329,12 +346,10 @@ fn shape(field: &Field) -> Shape {
             column: "text(__COLUMN__)".into(),
             input: "String",
             checked: "String",
-            check: Some(Check {
-                call: format!("check::text(\"{name}\", v, &mut errors)"),
-                parses: false,
-            }),
+            check: check(format!("checks.long_text(\"{name}\", &v)"), false),
             body: "String",
-            schema: format!("min_length = 1, {text_pattern}"),
+            schema: Some("long_text".into()),
+            nullable_type: "String",
             whole: None,
             good: [
                 r#""First line\nsecond line""#.into(),
@@ -343,122 +358,98 @@ fn shape(field: &Field) -> Shape {
             bad: Some(r#"json!(" \n ")"#),
             wrong_type: "json!(42)",
         },
-        Kind::Bool => simple(
+        Kind::Bool => plain(
             "bool",
             "boolean(__COLUMN__)",
-            String::new(),
+            None,
             ["true", "false"],
             "json!(\"yes\")",
         ),
         Kind::I32 => Shape {
             whole: Some("i32"),
-            ..simple(
+            ..plain(
                 "i32",
                 "integer(__COLUMN__)",
-                "minimum = -2147483648, maximum = 2147483647".into(),
+                Some("int32"),
                 ["42", "-7"],
                 "json!(\"forty-two\")",
             )
         },
         Kind::I64 => Shape {
             whole: Some("i64"),
-            ..simple(
+            ..plain(
                 "i64",
                 "big_integer(__COLUMN__)",
-                "minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64".into(),
+                Some("int64"),
                 ["4_200_000_000_i64", "-9"],
                 "json!(\"forty-two\")",
             )
         },
-        Kind::F64 => simple(
+        Kind::F64 => plain(
             "f64",
             "double(__COLUMN__)",
-            "minimum = -1.7976931348623157e308, maximum = 1.7976931348623157e308".into(),
+            Some("double"),
             ["1.5", "-2.25"],
             "json!(\"1.5\")",
         ),
-        Kind::Date => Shape {
-            model: "Date",
-            column_type: None,
-            column: "date(__COLUMN__)".into(),
-            input: "String",
-            checked: "chrono::NaiveDate",
-            check: Some(Check {
-                call: format!("check::date(\"{name}\", &v, &mut errors)"),
-                parses: true,
-            }),
-            body: "chrono::NaiveDate",
-            schema: "value_type = String, format = Date, example = \"2025-01-31\"".into(),
-            whole: None,
-            good: [r#""2025-01-31""#.into(), r#""2024-02-29""#.into()],
-            bad: Some(r#"json!("2025-02-30")"#),
-            wrong_type: "json!(20250131)",
-        },
-        Kind::DateTime => Shape {
-            model: "DateTimeUtc",
-            column_type: None,
-            column: "timestamp_with_time_zone(__COLUMN__)".into(),
-            input: "String",
-            checked: "chrono::DateTime<chrono::Utc>",
-            check: Some(Check {
-                call: format!("check::datetime(\"{name}\", &v, &mut errors)"),
-                parses: true,
-            }),
-            body: "DateTime<Utc>",
-            schema: "value_type = String, format = DateTime, example = \"2025-01-31T09:30:00Z\""
-                .into(),
-            whole: None,
-            good: [
-                r#""2025-01-31T09:30:00Z""#.into(),
-                r#""2024-02-29T23:59:59.500Z""#.into(),
+        Kind::Date => parsed(
+            "Date",
+            "date(__COLUMN__)",
+            "chrono::NaiveDate",
+            "chrono::NaiveDate",
+            "date",
+            "date",
+            [r#""2025-01-31""#, r#""2024-02-29""#],
+            r#"json!("2025-02-30")"#,
+        ),
+        Kind::DateTime => parsed(
+            "DateTimeUtc",
+            "timestamp_with_time_zone(__COLUMN__)",
+            "chrono::DateTime<chrono::Utc>",
+            "DateTime<Utc>",
+            "datetime",
+            "datetime",
+            [r#""2025-01-31T09:30:00Z""#, r#""2024-02-29T23:59:59.500Z""#],
+            r#"json!("2025-01-31 09:30")"#,
+        ),
+        Kind::Uuid => parsed(
+            "Uuid",
+            "uuid(__COLUMN__)",
+            "uuid::Uuid",
+            "uuid::Uuid",
+            "uuid",
+            "uuid",
+            [
+                r#""67e55044-10b1-426f-9247-bb680e5fe0c8""#,
+                r#""00000000-0000-4000-8000-000000000001""#,
             ],
-            bad: Some(r#"json!("2025-01-31 09:30")"#),
-            wrong_type: "json!(true)",
-        },
-        Kind::Uuid => Shape {
-            model: "Uuid",
-            column_type: None,
-            column: "uuid(__COLUMN__)".into(),
-            input: "String",
-            checked: "uuid::Uuid",
-            check: Some(Check {
-                call: format!("check::uuid(\"{name}\", &v, &mut errors)"),
-                parses: true,
-            }),
-            body: "uuid::Uuid",
-            schema: "value_type = String, format = Uuid".into(),
-            whole: None,
-            good: [
-                r#""67e55044-10b1-426f-9247-bb680e5fe0c8""#.into(),
-                r#""00000000-0000-4000-8000-000000000001""#.into(),
-            ],
-            bad: Some(r#"json!("not-a-uuid")"#),
-            wrong_type: "json!(7)",
-        },
+            r#"json!("not-a-uuid")"#,
+        ),
         Kind::Json => Shape {
             model: "Json",
             column_type: Some("JsonBinary".into()),
             column: "json_binary(__COLUMN__)".into(),
             input: "serde_json::Value",
             checked: "serde_json::Value",
-            check: Some(Check {
-                call: format!("check::json(\"{name}\", v, db.get_database_backend(), &mut errors)"),
-                parses: false,
-            }),
+            check: check(
+                format!("checks.json(\"{name}\", v, db.get_database_backend())"),
+                false,
+            ),
             body: "serde_json::Value",
-            schema: String::new(),
+            schema: None,
+            nullable_type: "serde_json::Value",
             whole: None,
             good: [r#"{"any": ["json", 1, true]}"#.into(), "[1, 2, 3]".into()],
-            // Refused on PostgreSQL only (U+0000): `check::json`'s own tests cover it.
+            // Refused on PostgreSQL only (U+0000): `Checks::json`'s own tests cover it.
             bad: None,
             wrong_type: "",
         },
         Kind::References(_) => Shape {
             whole: Some("i64"),
-            ..simple(
+            ..plain(
                 "i64",
                 "big_integer(__COLUMN__)",
-                "minimum = -9223372036854775808_i64, maximum = 9223372036854775807_i64".into(),
+                Some("int64"),
                 ["0", "0"],
                 "json!(\"one\")",
             )
@@ -619,14 +610,11 @@ fn migration_blocks(
 
 fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'static str, String)> {
     let checks = fields.iter().any(|f| shape(f).check.is_some());
-    let mut uses = vec!["Error"];
+    let mut uses = vec!["Checks", "Error"];
     if !references.is_empty() {
         uses.push("FieldError");
     }
     uses.extend(["Page", "Paged"]);
-    if checks {
-        uses.push("check");
-    }
     let controller_uses = format!("use super::{};", "{".to_owned() + &uses.join(", ") + "}");
 
     let mut constants = String::new();
@@ -700,7 +688,7 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
             "Some(id)"
         };
         check_references.push_str(&sub(
-            "if let $pattern = checked.$field\n    && crate::models::$target::Entity::find_by_id(id)\n        .one(db)\n        .await?\n        .is_none()\n{\n    errors.push(FieldError::new(\"$field\", \"no $words has this id\"));\n}\n",
+            "if let $pattern = checked.$field\n    && crate::models::$target::Entity::find_by_id(id)\n        .one(db)\n        .await?\n        .is_none()\n{\n    checks.fail(\"$field\", \"no $words has this id\");\n}\n",
             &[
                 ("$pattern", pattern),
                 ("$field", &reference.field),
@@ -730,6 +718,7 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
             "result => stored(result),".to_owned(),
         )
     };
+    let needs_db = !references.is_empty() || fields.iter().any(|f| f.kind == Kind::Json);
     vec![
         ("__controller_uses__", controller_uses),
         ("__controller_imports__", String::new()),
@@ -738,15 +727,19 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
         ("__changes_fields__", changes),
         ("__checked_fields__", checked),
         ("__changes_from_input__", from_input),
+        (
+            "__checks_binding__",
+            if checks || !references.is_empty() {
+                "let mut checks"
+            } else {
+                "let checks"
+            }
+            .to_owned(),
+        ),
         ("__check_fields__", check_fields),
         (
             "__check_db__",
-            if references.is_empty() && !fields.iter().any(|f| f.kind == Kind::Json) {
-                "_db"
-            } else {
-                "db"
-            }
-            .to_owned(),
+            if needs_db { "db" } else { "_db" }.to_owned(),
         ),
         ("__check_references__", check_references),
         ("__stored_fn__", stored_fn),
@@ -757,71 +750,29 @@ fn controller_blocks(fields: &[Field], references: &[Reference]) -> Vec<(&'stati
     ]
 }
 
-/// What a request body's field documents about its rules; `clears` for a `PATCH`, where
-/// null clears an optional field.
-fn field_doc(field: &Field, clears: bool) -> Option<String> {
-    let rule = match &field.kind {
-        Kind::String(length) => {
-            format!("Up to {length} characters, not blank, no control characters; kept trimmed.")
+/// `#[schema(...)]` of a request field: its `api::fields` schema (the `optional_` one
+/// when the field may be left out or null), or, without one, the nullable type of a field
+/// that serde reads as a double `Option`.
+fn schema_attribute(shape: &Shape, nullable: bool, clearable: bool) -> String {
+    match (&shape.schema, nullable) {
+        (Some(schema), false) => format!("#[schema(schema_with = fields::{schema})]\n"),
+        (Some(schema), true) => format!("#[schema(schema_with = fields::optional_{schema})]\n"),
+        (None, _) if clearable => {
+            format!("#[schema(value_type = Option<{}>)]\n", shape.nullable_type)
         }
-        Kind::Text => "Not blank; no control characters but tab and line breaks.".to_owned(),
-        Kind::Date => "A date, YYYY-MM-DD.".to_owned(),
-        Kind::DateTime => "A date and time in RFC 3339; answered in UTC.".to_owned(),
-        Kind::Uuid => "A UUID, hyphenated.".to_owned(),
-        Kind::Json => "Any JSON value (on PostgreSQL, no U+0000 in its strings).".to_owned(),
-        Kind::References(target) => format!("The id of an existing {}.", words(target)),
-        _ if field.optional => String::new(),
-        _ => return None,
-    };
-    let optional = match (field.optional, clears) {
-        (true, false) => " Optional: may be null or left out.",
-        (true, true) => " Optional: null clears it.",
-        (false, _) => "",
-    };
-    Some(format!("/// {}{optional}\n", rule).replace("///  ", "/// "))
-}
-
-/// The type the OpenAPI document shows for a request field (`value_type`).
-fn schema_type(field: &Field) -> &'static str {
-    match &field.kind {
-        Kind::String(_) | Kind::Text | Kind::Date | Kind::DateTime | Kind::Uuid => "String",
-        Kind::Bool => "bool",
-        Kind::I32 => "i32",
-        Kind::I64 | Kind::References(_) => "i64",
-        Kind::F64 => "f64",
-        Kind::Json => "serde_json::Value",
+        (None, _) => String::new(),
     }
 }
 
-/// `#[schema(...)]` for a request field, given whether the field is an `Option` there.
-fn schema_attribute(field: &Field, shape: &Shape, nullable: bool) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let explicit = shape.schema.contains("value_type");
-    let base = shape.schema.replace("value_type = String, ", "");
-    if nullable && (explicit || field.optional) {
-        parts.push(format!("value_type = Option<{}>", schema_type(field)));
-    } else if explicit {
-        parts.push(format!("value_type = {}", schema_type(field)));
-    }
-    if !base.is_empty() {
-        parts.push(base);
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("#[schema({})]\n", parts.join(", "))
-    }
-}
-
-fn view_blocks(fields: &[Field]) -> Vec<(&'static str, String)> {
+fn view_blocks(many: &str, fields: &[Field]) -> Vec<(&'static str, String)> {
     let mut body = String::new();
     let mut from_row = String::new();
     let mut new_fields = String::new();
     let mut patch = String::new();
     let mut input_from_body = String::new();
     let mut changes_from_patch = String::new();
-    let mut whole = false;
-    let mut clearable = false;
+    let mut uses_fields = false;
+    let mut constants = Vec::new();
     for field in fields {
         let name = &field.name;
         let shape = shape(field);
@@ -829,59 +780,74 @@ fn view_blocks(fields: &[Field]) -> Vec<(&'static str, String)> {
         from_row.push_str(&format!("{name}: row.{name},\n"));
         input_from_body.push_str(&format!("{name}: body.{name},\n"));
         changes_from_patch.push_str(&format!("{name}: body.{name},\n"));
+        uses_fields |= shape.schema.is_some() || shape.whole.is_some() || field.optional;
+        if let Kind::String(_) = field.kind {
+            constants.push(max_chars_const(name));
+        }
+        if field.kind == Kind::Json {
+            new_fields.push_str(
+                "/// Any JSON value (on PostgreSQL, its strings may not contain U+0000).\n",
+            );
+            patch.push_str(
+                "/// Any JSON value (on PostgreSQL, its strings may not contain U+0000).\n",
+            );
+        }
+
         // POST and PUT: optional fields may be left out or null.
-        new_fields.push_str(&field_doc(field, false).unwrap_or_default());
-        new_fields.push_str(&schema_attribute(field, &shape, field.optional));
+        new_fields.push_str(&schema_attribute(&shape, field.optional, false));
         let serde = match (shape.whole, field.optional) {
-            (Some(kind), false) => Some(format!("deserialize_with = \"whole::{kind}\"")),
+            (Some(kind), false) => Some(format!("deserialize_with = \"fields::whole::{kind}\"")),
             (Some(kind), true) => Some(format!(
-                "default, deserialize_with = \"whole::optional_{kind}\""
+                "default, deserialize_with = \"fields::whole::optional_{kind}\""
             )),
             (None, true) => Some("default".to_owned()),
             (None, false) => None,
         };
-        whole |= shape.whole.is_some();
         if let Some(serde) = serde {
             new_fields.push_str(&format!("#[serde({serde})]\n"));
         }
         new_fields.push_str(&format!("pub {name}: {},\n", optional(shape.input, field)));
 
         // PATCH: every field may be left out; null clears an optional one.
-        patch.push_str(&field_doc(field, true).unwrap_or_default());
-        patch.push_str(&schema_attribute(field, &shape, true));
+        patch.push_str(&schema_attribute(&shape, true, field.optional));
         let (serde, ty) = match (shape.whole, field.optional) {
             (Some(kind), false) => (
-                format!("default, deserialize_with = \"whole::optional_{kind}\""),
+                format!("default, deserialize_with = \"fields::whole::optional_{kind}\""),
                 format!("Option<{}>", shape.input),
             ),
             (Some(kind), true) => (
-                format!("default, deserialize_with = \"whole::clearable_{kind}\""),
+                format!("default, deserialize_with = \"fields::whole::clearable_{kind}\""),
                 format!("Option<Option<{}>>", shape.input),
             ),
             (None, false) => ("default".to_owned(), format!("Option<{}>", shape.input)),
-            (None, true) => {
-                clearable = true;
-                (
-                    "default, deserialize_with = \"clearable\"".to_owned(),
-                    format!("Option<Option<{}>>", shape.input),
-                )
-            }
+            (None, true) => (
+                "default, deserialize_with = \"fields::clearable\"".to_owned(),
+                format!("Option<Option<{}>>", shape.input),
+            ),
         };
         patch.push_str(&format!("#[serde({serde})]\npub {name}: {ty},\n"));
     }
-    let mut helpers = vec!["Json", "Path", "Query"];
-    if clearable {
-        helpers.push("clearable");
-    }
-    if whole {
-        helpers.push("whole");
-    }
-    let imports = format!(
-        "use crate::api::extract::{};",
-        "{".to_owned() + &helpers.join(", ") + "}"
+    let mut uses = String::from(
+        "use crate::api::error::{ApiResult, BodyErrors, ErrorBody, IdErrors, QueryErrors, ServerErrors};\nuse crate::api::extract::{Json, Path, Query};\n",
     );
+    if uses_fields {
+        uses.push_str("use crate::api::fields;\n");
+    }
+    uses.push_str(
+        "use crate::api::pagination::{PageBody, PageQuery};\nuse crate::app::AppState;\n",
+    );
+    let mut imported = vec![
+        "self as controller".to_owned(),
+        "__Resource__Changes".to_owned(),
+        "__Resource__Input".to_owned(),
+    ];
+    imported.extend(constants);
+    uses.push_str(&format!(
+        "use crate::controllers::{many}::{};\n",
+        "{".to_owned() + &imported.join(", ") + "}"
+    ));
     vec![
-        ("__view_imports__", imports),
+        ("__view_uses__", uses),
         ("__body_fields__", body),
         ("__body_from_row__", from_row),
         ("__new_fields__", new_fields),
@@ -1042,8 +1008,9 @@ mod tests {
         }
         let view = fill(VIEW, &values.pairs);
         assert!(view.contains("pub struct NewLineItem"), "{view}");
+        assert!(view.contains("use crate::api::fields;"), "{view}");
         assert!(
-            view.contains("use crate::api::extract::{Json, Path, Query, clearable, whole};"),
+            view.contains("schema_with = fields::optional_text::<NUMBER_MAX_CHARS>"),
             "{view}"
         );
         let migration = fill(MIGRATION, &values.pairs);
