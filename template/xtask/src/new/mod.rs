@@ -37,8 +37,8 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// A background task with typed arguments, registered, with a controller function
-    /// that schedules it and a test.
+    /// A background task with typed arguments, registered, with the function that
+    /// schedules it (beside it, in src/tasks/GROUP.rs) and a test.
     Task {
         /// GROUP.NAME in snake_case: `invoices.send_reminder` (in src/tasks/invoices.rs).
         name: String,

@@ -56,7 +56,7 @@ pub fn plan(
     for reference in &references {
         if support.fixture(project, &reference.target).is_none() {
             return Err(format!(
-                "the tests of {} have no `pub async fn create_{}(app: &TestApp) -> Value` to make one with; add it, or generate the reference by hand",
+                "the tests of {} have no `pub async fn create_{}(app: &TestApp) -> Value` to make one with (generated resources have one); add it, or add the reference by hand",
                 reference.table, reference.target
             ));
         }
