@@ -19,6 +19,7 @@ pub fn registry() -> &'static Registry {
             .register::<persons::AddOneYear>()
             .register::<maintenance::PurgeFinished>()
             .register::<maintenance::Ping>()
+        // `cargo xtask new task` registers new tasks above this line.
     });
     &REGISTRY
 }

@@ -3,6 +3,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fields;
+mod names;
+mod new;
+mod plan;
+mod project;
 mod starter;
 
 #[derive(Parser)]
@@ -14,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add a resource, a task or a migration to the service.
+    #[command(subcommand)]
+    New(new::Command),
     /// The service starter this project was generated from.
     #[command(subcommand)]
     Starter(starter::Command),
@@ -21,6 +29,7 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::New(command) => new::run(command),
         Command::Starter(command) => starter::run(command),
     }
 }
