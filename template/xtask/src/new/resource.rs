@@ -828,14 +828,12 @@ fn view_blocks(many: &str, fields: &[Field]) -> Vec<(&'static str, String)> {
         patch.push_str(&format!("#[serde({serde})]\npub {name}: {ty},\n"));
     }
     let mut uses = String::from(
-        "use crate::api::error::{ApiResult, BodyErrors, ErrorBody, IdErrors, QueryErrors, ServerErrors};\nuse crate::api::extract::{Json, Path, Query};\n",
+        "use crate::api::AppState;\nuse crate::api::error::{ApiResult, BodyErrors, ErrorBody, IdErrors, QueryErrors, ServerErrors};\nuse crate::api::extract::{Json, Path, Query};\n",
     );
     if uses_fields {
         uses.push_str("use crate::api::fields;\n");
     }
-    uses.push_str(
-        "use crate::api::pagination::{PageBody, PageQuery};\nuse crate::app::AppState;\n",
-    );
+    uses.push_str("use crate::api::pagination::{PageBody, PageQuery};\n");
     let mut imported = vec![
         "self as controller".to_owned(),
         "__Resource__Changes".to_owned(),
