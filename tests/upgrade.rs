@@ -251,8 +251,8 @@ fn second_release(starter: &Path) {
     edit(
         &template,
         persons,
-        "/// `DELETE /v1/persons/{id}`: 204.",
-        "/// `DELETE /v1/persons/{id}`: 204, or 404 when there is no such person.",
+        "/// Delete a person\n",
+        "/// Delete a person, or answer 404 when there is no such person\n",
     );
     edit(
         &template,
@@ -493,7 +493,7 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
     );
     assert_eq!(persons.matches("<<<<<<<").count(), 1, "{persons}");
     assert!(persons.contains("tracing::debug!(person = id, \"read\");"));
-    assert!(persons.contains("204, or 404 when there is no such person."));
+    assert!(persons.contains("/// Delete a person, or answer 404 when there is no such person\n"));
     let config = read(&project, "config/default.yaml");
     assert!(config.contains("  max_connections: 12\n"));
     assert!(config.contains("gets a 408 (Request Timeout)."));
