@@ -936,6 +936,12 @@ fn test_blocks(
     let others: Vec<&str> = fields[1..].iter().map(|f| f.name.as_str()).collect();
     let others_unchanged = if others.is_empty() {
         String::new()
+    } else if let [only] = others.as_slice() {
+        // One field: a loop over one element is a lint.
+        sub(
+            "assert_eq!(changed[\"$name\"], replaced[\"$name\"], \"$name\");\n",
+            &[("$name", only)],
+        )
     } else {
         sub(
             "for field in [$others] {\n    assert_eq!(changed[field], replaced[field], \"{field}\");\n}\n",
