@@ -24,6 +24,10 @@ pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
 /// `Expect: 100-continue` and was refused before its body was read has sent none: it is
 /// told the status without being invited to send it.
 pub async fn drain_unread_body(request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        // No body (most GETs): nothing to share.
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let waits_to_send = parts
         .headers
