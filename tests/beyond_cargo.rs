@@ -1,6 +1,6 @@
 //! Checks of a rendered project that cargo does not run: its Dockerfile, entrypoint and
 //! workflow through their linters, its running API against its own OpenAPI document
-//! (schemathesis), and its docs page in a real headless Chromium.
+//! (schemathesis), and its docs pages in a real headless Chromium.
 //!
 //! The tools come from `.ci/tools` (PyPI, npm and Debian packages). Without one, its
 //! check is skipped with a loud note; under `CI` it fails instead.
@@ -149,15 +149,15 @@ pub fn fuzz_the_api(project: &Path, package: &str, referring: &[&str]) {
 }
 
 /// Headless Chromium opens `/doc` with every outside host unresolvable: the operations
-/// (the template's, and `more` of the project's) must render from what the binary serves.
-/// Keeps a screenshot in the target folder.
+/// (the template's, and `more` of the project's) must render from what the binary serves;
+/// so must the team's guide at `/doc/guide/`. Keeps screenshots in the target folder.
 pub fn docs_render_in_a_browser(project: &Path, package: &str, more: &[&str]) {
     let Some(chromium) = tool("chromium", "the docs page in a browser") else {
         return;
     };
     let service = Service::start(project, package);
     let profile = tempfile::tempdir().expect("profile dir");
-    let browser = |extra: &[String]| {
+    let browser = |path: &str, extra: &[String]| {
         let mut command = Command::new(&chromium);
         command
             .args([
@@ -173,10 +173,13 @@ pub fn docs_render_in_a_browser(project: &Path, package: &str, more: &[&str]) {
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("--virtual-time-budget=15000")
             .args(extra)
-            .arg(format!("{}/doc/", service.address));
+            .arg(format!("{}{path}", service.address));
         command
     };
-    let dom = run_ok(&mut browser(&["--dump-dom".into()]), "chromium --dump-dom");
+    let dom = run_ok(
+        &mut browser("/doc/", &["--dump-dom".into()]),
+        "chromium --dump-dom",
+    );
     let operations = ["/v1/persons/{id}", "/v1/tasks/{id}", "/mon/ready"];
     for operation in operations.iter().chain(more) {
         assert!(
@@ -189,21 +192,44 @@ pub fn docs_render_in_a_browser(project: &Path, package: &str, more: &[&str]) {
         dom.contains("opblock-summary-method"),
         "operations are rendered"
     );
+    let guide = run_ok(
+        &mut browser("/doc/guide/", &["--dump-dom".into()]),
+        "chromium --dump-dom /doc/guide/",
+    );
+    // The Markdown rendered: headings with their ids, the tables, the menu.
+    for rendered in [
+        "<h2 id=\"request-ids\">Request ids</h2>",
+        "<h2 id=\"paging\">Paging</h2>",
+        "<table>",
+        "<a href=\"errors\">Errors</a>",
+        "<a href=\"../\">API reference</a>",
+    ] {
+        assert!(
+            guide.contains(rendered),
+            "{rendered} is not on /doc/guide/:\n{}",
+            &guide[..guide.len().min(3000)]
+        );
+    }
     let artifacts = shared_target_dir().join("artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts folder");
-    let screenshot = artifacts.join(format!("{package}-doc.png"));
-    run_ok(
-        &mut browser(&[
-            format!("--screenshot={}", screenshot.display()),
-            "--window-size=1280,1600".into(),
-        ]),
-        "chromium --screenshot",
-    );
-    let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
-    assert!(
-        size > 10_000,
-        "a screenshot of the docs at {}",
-        screenshot.display()
-    );
-    eprintln!("docs screenshot: {}", screenshot.display());
+    for (path, name) in [("/doc/", "doc"), ("/doc/guide/", "guide")] {
+        let screenshot = artifacts.join(format!("{package}-{name}.png"));
+        run_ok(
+            &mut browser(
+                path,
+                &[
+                    format!("--screenshot={}", screenshot.display()),
+                    "--window-size=1280,1600".into(),
+                ],
+            ),
+            "chromium --screenshot",
+        );
+        let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 10_000,
+            "a screenshot of {path} at {}",
+            screenshot.display()
+        );
+        eprintln!("docs screenshot: {}", screenshot.display());
+    }
 }

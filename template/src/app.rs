@@ -69,6 +69,7 @@ impl App {
         .map_err(StartError::Queue)?;
         let state = AppState {
             db,
+            database: db::Availability::default(),
             tasks,
             settings: Arc::new(settings),
         };
@@ -136,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             api::error::json_error_bodies,
         ))
+        // Outside the timeout: the drain has bounds of its own.
+        .layer(axum::middleware::from_fn(api::drain::drain_unread_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -1,4 +1,7 @@
-//! Database connections and the migration commands behind `db ...`.
+//! Database connections, whether the database answers, and the migration commands
+//! behind `db ...`.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -18,6 +21,58 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         // sqlx logs every statement at INFO otherwise.
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
     Database::connect(options).await
+}
+
+/// How often, while the database is known to be away, a ping checks whether it is back.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
+
+/// Whether the database is known to be away, shared by every request of one service.
+///
+/// While it is, requests are answered at once instead of each waiting the pool's connect
+/// timeout; one background ping checks every [`PROBE_EVERY`] whether it is back. The
+/// outage is logged once when it starts (a warning, not an error: not a bug, and no Sentry
+/// event) and once when it ends.
+#[derive(Clone, Debug, Default)]
+pub struct Availability {
+    down: Arc<AtomicBool>,
+}
+
+impl Availability {
+    /// Whether the database is known to be away right now.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
+
+    /// Notes that a request found the database away (for `cause`): the first such
+    /// report logs the outage and starts pinging `db` until it answers again.
+    pub fn report_down(&self, db: &DatabaseConnection, cause: &str) {
+        if self.down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!(
+            error = cause,
+            "the database is unreachable; requests get 503 until it answers again"
+        );
+        let (down, db) = (self.down.clone(), db.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                if Arc::strong_count(&down) == 1 {
+                    // The service that shared it is gone.
+                    return;
+                }
+                // A refused connection is retried by the pool until its timeout: cut it
+                // short, the next ping comes soon.
+                if let Ok(Ok(())) = tokio::time::timeout(PROBE_EVERY, db.ping()).await {
+                    break;
+                }
+            }
+            down.store(false, Ordering::Release);
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::info!(seconds, "the database answers again");
+        });
+    }
 }
 
 /// Applies `steps` pending migrations, or all of them.

@@ -6,7 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Json};
 use serde::Serialize;
 
-use crate::controllers::{self, FieldError};
+use crate::controllers::{self, Dependency, FieldError};
+
+/// How long a client is asked to wait (`Retry-After`, in seconds) before trying a 503 again.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 /// What a handler answers: its success, or an [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -18,7 +21,14 @@ pub struct ApiError {
     detail: ErrorDetail,
     /// What went wrong inside, for the log (and Sentry) only: never sent to the client.
     cause: Option<String>,
+    /// A 503 because the database is away: logged once per outage, not per request.
+    database_away: bool,
 }
+
+/// Put on a response whose request found the database away, with the cause: the outage
+/// guard (see [`super::outage`]) takes it from there.
+#[derive(Debug, Clone)]
+pub struct DatabaseAway(pub String);
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -50,6 +60,7 @@ impl ApiError {
                 details: None,
             },
             cause: None,
+            database_away: false,
         }
     }
 
@@ -73,6 +84,17 @@ impl ApiError {
     /// The error for a status alone, with its standard wording.
     pub fn from_status(status: StatusCode) -> Self {
         Self::new(status, status.canonical_reason().unwrap_or("error"))
+    }
+
+    /// The 503 of a request that needs the database while it is away.
+    pub fn database_away(cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} is unavailable; try again later", Dependency::Database),
+        )
+        .with_cause(cause);
+        error.database_away = true;
+        error
     }
 
     pub fn status(&self) -> StatusCode {
@@ -100,13 +122,25 @@ pub fn default_code(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        let error = self.cause.unwrap_or_else(|| self.detail.message.clone());
+        if self.database_away {
+            // Not a bug: the outage is logged once, where it is noticed.
+            tracing::debug!(error, "the database is unreachable");
+        } else if self.status.is_server_error() {
             // One ERROR event per failed request: Sentry gets one report each.
-            let error = self.cause.as_deref().unwrap_or(&self.detail.message);
             tracing::error!(status = self.status.as_u16(), error, "request failed");
         }
         let body = ErrorBody { error: self.detail };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if self.database_away {
+            response.extensions_mut().insert(DatabaseAway(error));
+        }
+        response
     }
 }
 
@@ -126,6 +160,10 @@ impl From<controllers::Error> for ApiError {
             // The causes go to the log; the client gets no internals.
             Error::Database(db) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
                 .with_cause(format!("database: {db}")),
+            Error::Unavailable {
+                dependency: Dependency::Database,
+                ..
+            } => Self::database_away(error),
             Error::Unavailable { dependency, .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{dependency} is unavailable; try again later"),
@@ -182,7 +220,7 @@ pub enum ServerErrors {
     Internal(ErrorBody),
     /// The database or the task queue cannot be reached (the message says which); try
     /// again later
-    #[response(status = 503)]
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))]
     Unavailable(ErrorBody),
 }
 
@@ -248,23 +286,34 @@ mod tests {
 
     /// Collects the ERROR events logged while `body` runs.
     fn errors_logged(body: impl FnOnce()) -> Vec<crate::telemetry::record::Record> {
+        events_logged(tracing::Level::ERROR, body)
+    }
+
+    /// Collects the events of `level` logged while `body` runs.
+    fn events_logged(
+        level: tracing::Level,
+        body: impl FnOnce(),
+    ) -> Vec<crate::telemetry::record::Record> {
         use std::sync::{Arc, Mutex};
         use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-        #[derive(Clone, Default)]
-        struct Capture(Arc<Mutex<Vec<crate::telemetry::record::Record>>>);
+        #[derive(Clone)]
+        struct Capture(
+            Arc<Mutex<Vec<crate::telemetry::record::Record>>>,
+            tracing::Level,
+        );
         impl<S> Layer<S> for Capture
         where
             S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
         {
             fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-                if *event.metadata().level() == tracing::Level::ERROR {
+                if *event.metadata().level() == self.1 {
                     let record = crate::telemetry::record::Record::new(event, &ctx);
                     self.0.lock().expect("records").push(record);
                 }
             }
         }
-        let capture = Capture::default();
+        let capture = Capture(Arc::default(), level);
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         tracing::subscriber::with_default(subscriber, body);
         capture.0.lock().expect("records").clone()
@@ -306,6 +355,46 @@ mod tests {
             response.map(|r| r.status()),
             Some(StatusCode::INTERNAL_SERVER_ERROR)
         );
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_is_logged_once_and_its_503s_are_no_errors() {
+        let db = sea_orm::Database::connect("sqlite::memory:")
+            .await
+            .expect("SQLite");
+        let availability = crate::db::Availability::default();
+        let mut responses = Vec::new();
+        let errors = errors_logged(|| {
+            for _ in 0..3 {
+                let refused = sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+                responses.push(ApiError::from(controllers::Error::from(refused)).into_response());
+            }
+        });
+        let warnings = events_logged(tracing::Level::WARN, || {
+            for response in &responses {
+                if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
+                    availability.report_down(&db, cause);
+                }
+            }
+        });
+
+        assert!(
+            errors.is_empty(),
+            "no ERROR (so no Sentry event) per request"
+        );
+        assert_eq!(warnings.len(), 1, "the outage is logged once");
+        assert!(warnings[0].message.contains("database is unreachable"));
+        assert!(availability.is_down());
+        for response in responses {
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        }
+        // SQLite answers the ping: the outage ends by itself.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while availability.is_down() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(!availability.is_down(), "up again once a ping answers");
     }
 
     #[test]

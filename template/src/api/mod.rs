@@ -15,10 +15,13 @@ use crate::config::Settings;
 use crate::queue::Queue;
 
 pub mod deprecation;
+pub mod docs;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod fields;
 pub mod mon;
+pub mod outage;
 pub mod pagination;
 pub mod v1;
 
@@ -26,6 +29,8 @@ pub mod v1;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Whether the database is known to be away (see [`outage`]).
+    pub database: crate::db::Availability,
     pub tasks: Queue,
     pub settings: Arc<Settings>,
 }
@@ -35,7 +40,7 @@ pub struct AppState {
 #[openapi(
     info(description = "The service's REST API. Every error answers \
         `{\"error\": {\"code\", \"message\", \"details\"?}}`; every response carries \
-        `X-Request-Id`."),
+        `X-Request-Id`. The [guide](guide/) explains resources, tasks, errors and paging."),
     tags(
         (name = "persons", description = "The example resource"),
         (name = "tasks", description = "Background tasks and their state"),
@@ -76,8 +81,11 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)
         .config(Config::default().validator_url("none"));
+    let outage = axum::middleware::from_fn_with_state(state.clone(), outage::guard);
     router
         .merge(docs)
+        .merge(self::docs::router())
+        .layer(outage)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

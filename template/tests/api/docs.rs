@@ -1,11 +1,12 @@
 //! The OpenAPI document and the docs UI: generated from the code, complete (every route
-//! the router serves is in it, with its methods), and served with no outside resource.
+//! the router serves is in it, with its methods), and served with no outside resource;
+//! and the team's guide pages beside them.
 use std::process::Command;
 
 use serde_json::Value;
 
 use crate::service::BIN;
-use crate::support::app::{TestApp, spawn_app};
+use crate::support::app::{TestApp, error_of, spawn_app};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -107,6 +108,10 @@ fn every_api_route_is_registered_through_the_documenting_router() {
             );
             continue;
         }
+        // The guide's pages are documentation, not API routes (like Swagger UI's files).
+        if path.ends_with("src/api/docs.rs") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).expect("source");
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
@@ -159,4 +164,78 @@ async fn the_docs_ui_is_served_with_nothing_from_elsewhere() {
         assert_eq!(response.status(), 200, "{asset} is in the binary");
     }
     assert_eq!(app.get("/doc").await.status(), 200, "redirected to /doc/");
+}
+
+/// Every `href="..."` of an HTML page.
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|link| link.replace("&amp;", "&"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_guide_pages_are_served_and_every_link_on_them_resolves() {
+    let app = spawn_app().await;
+    let base = url::Url::parse(&app.url("/doc/guide/")).expect("URL");
+
+    let start = app.get("/doc/guide").await;
+    assert_eq!(start.status(), 200, "redirected to /doc/guide/");
+    assert_eq!(start.url().path(), "/doc/guide/");
+    let mut pending = vec![base.clone()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(page) = pending.pop() {
+        if !seen.insert(page.path().to_owned()) {
+            continue;
+        }
+        let response = app.get(page.path()).await;
+        assert_eq!(response.status(), 200, "{page}");
+        let kind = response.headers()["content-type"].to_str().expect("ASCII");
+        assert!(kind.starts_with("text/html"), "{page}: {kind}");
+        let html = response.text().await.expect("HTML");
+        for outside in ["<script", "<link", "src=", "http://", "https://"] {
+            assert!(!html.contains(outside), "{outside} on {page}");
+        }
+        for link in links(&html) {
+            let target = page.join(&link).expect("a link");
+            assert_eq!(target.origin(), base.origin(), "{link} on {page}");
+            if let Some(fragment) = target.fragment() {
+                let answer = app.get(target.path()).await.text().await.expect("HTML");
+                assert!(
+                    answer.contains(&format!("id=\"{fragment}\"")),
+                    "{link} on {page}: no such heading"
+                );
+            }
+            if target.path().starts_with("/doc/guide/") {
+                pending.push(target);
+            } else {
+                let response = app.get(target.path()).await;
+                assert_eq!(response.status(), 200, "{link} on {page}");
+            }
+        }
+    }
+    // The starting page, the menu's pages, and the reference they link to.
+    for page in [
+        "/doc/guide/",
+        "/doc/guide/tasks",
+        "/doc/guide/errors",
+        "/doc/guide/paging",
+    ] {
+        assert!(
+            seen.contains(page),
+            "{page} is reached from the start: {seen:?}"
+        );
+    }
+    let start = app.get("/doc/guide/").await.text().await.expect("HTML");
+    for concept in ["Resources", "Tasks", "Errors", "Paging", "Request ids"] {
+        assert!(
+            start.contains(&format!(">{concept}</h2>")),
+            "{concept} is explained"
+        );
+    }
+    assert!(start.contains("href=\"../\""), "links to the API reference");
+
+    let (status, code, _) = error_of(app.get("/doc/guide/nothing").await).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
 }

@@ -108,3 +108,76 @@ async fn a_request_over_the_time_limit_returns_a_json_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
 }
+
+/// Writes a whole request, 20 MiB of body first, and only then reads the answer, as
+/// Python's urllib and many scripts do. `chunked` sends it without `Content-Length`.
+fn write_everything_then_read(address: &str, content_type: &str, chunked: bool) -> String {
+    use std::io::{Read, Write};
+
+    const SIZE: usize = 20 * 1024 * 1024;
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let framing = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {SIZE}")
+    };
+    let head = format!(
+        "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: {content_type}\r\n\
+         {framing}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("write the head");
+    let chunk = vec![b' '; 64 * 1024];
+    for _ in 0..SIZE / chunk.len() {
+        if chunked {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .expect("write a chunk size");
+        }
+        // A reset here is the bug: the service closed while the client was writing.
+        stream.write_all(&chunk).expect("the whole body is written");
+        if chunked {
+            stream.write_all(b"\r\n").expect("write a chunk end");
+        }
+    }
+    if chunked {
+        stream
+            .write_all(b"0\r\n\r\n")
+            .expect("write the last chunk");
+    }
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("the answer is read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_writes_its_whole_body_first_reads_the_json_error() {
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    for (content_type, chunked, status, code) in [
+        ("application/json", false, 413, "payload_too_large"),
+        ("application/json", true, 413, "payload_too_large"),
+        // Refused before any of the body is read.
+        ("text/plain", false, 415, "unsupported_media_type"),
+    ] {
+        let address = address.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            write_everything_then_read(&address, content_type, chunked)
+        })
+        .await
+        .expect("the client ran");
+
+        let case = format!("{content_type}, chunked: {chunked}");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{case}: {answer}"
+        );
+        assert!(
+            answer.contains(&format!("\"code\":\"{code}\"")),
+            "{case}: {answer}"
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod errors;
 mod logs;
 mod metrics;
 mod mon;
+mod outage;
 mod persons;
 mod queue;
 mod schema;

@@ -1,0 +1,124 @@
+//! Unread request bodies, drained before an error is answered: a client that writes its
+//! whole body before reading (Python's urllib and requests, many scripts) would otherwise
+//! get a connection reset instead of the 413 (or 415, 404 ...) the service answered.
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body::{Frame, SizeHint};
+
+/// At most this much of an unread body is read and thrown away; a larger one is cut off.
+pub const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// And for at most this long.
+pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
+
+/// Reads what the handler left of the body of a request it refused (a 4xx but a 408), within
+/// [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`], before answering. A client that asked
+/// `Expect: 100-continue` and was refused before its body was read has sent none: it is
+/// told the status without being invited to send it.
+pub async fn drain_unread_body(request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        // No body (most GETs): nothing to share.
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let waits_to_send = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let shared = Shared::new(body);
+    let response = next
+        .run(Request::from_parts(parts, Body::new(shared.clone())))
+        .await;
+    // Unread and never invited: the client sends nothing more.
+    let invited = !waits_to_send || shared.was_read();
+    // A 408 went out because the body was too slow to come: not waited for any longer.
+    let status = response.status();
+    if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && invited {
+        shared.drain().await;
+    }
+    response
+}
+
+/// The request body, shared: the handler reads it as usual, and what it leaves unread can
+/// still be drained once it has answered.
+#[derive(Clone)]
+struct Shared {
+    body: Arc<Mutex<Body>>,
+    read: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn new(body: Body) -> Self {
+        Self {
+            body: Arc::new(Mutex::new(body)),
+            read: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn was_read(&self) -> bool {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    async fn drain(&self) {
+        let Ok(mut body) = self.body.lock().map(|mut body| std::mem::take(&mut *body)) else {
+            return;
+        };
+        let mut left = DRAIN_MAX_BYTES;
+        let drained = tokio::time::timeout(DRAIN_MAX_TIME, async {
+            while !body.is_end_stream() {
+                let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+                let Some(Ok(frame)) = frame else {
+                    return true;
+                };
+                let length = frame.data_ref().map_or(0, |data| data.len() as u64);
+                let Some(rest) = left.checked_sub(length) else {
+                    return false;
+                };
+                left = rest;
+            }
+            true
+        })
+        .await;
+        if drained != Ok(true) {
+            // The connection closes with the body unread; the client may see a reset.
+            tracing::info!(
+                drained_bytes = DRAIN_MAX_BYTES - left,
+                "request body too long to drain before answering"
+            );
+        }
+    }
+}
+
+impl HttpBody for Shared {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.read.store(true, Ordering::Relaxed);
+        match self.body.lock() {
+            Ok(mut body) => Pin::new(&mut *body).poll_frame(cx),
+            Err(_) => Poll::Ready(Some(Err(axum::Error::new("request body lock poisoned")))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.lock().map_or(true, |body| body.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .lock()
+            .map_or_else(|_| SizeHint::default(), |body| body.size_hint())
+    }
+}
