@@ -98,9 +98,13 @@ impl Settings {
         if namespace.is_empty()
             || namespace
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
+                .any(|c| c.is_whitespace() || c.is_control() || c == '{' || c == '}')
         {
-            return fail("tasks.namespace must be a non-empty word without spaces".into());
+            // The queue's keys are `{namespace}:...`: a brace inside would change the part
+            // Redis Cluster hashes, and scatter one namespace over several slots.
+            return fail(
+                "tasks.namespace must be a non-empty word without spaces or braces".into(),
+            );
         }
         Ok(())
     }

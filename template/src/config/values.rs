@@ -493,4 +493,24 @@ mod tests {
         assert!(!serde_json::to_string(&url).unwrap().contains("s3cret"));
         assert_eq!(url.client_config().password.as_deref(), Some("s3cret"));
     }
+
+    #[test]
+    fn a_cluster_url_names_every_node_given() {
+        let url = RedisUrl::parse(
+            "redis-cluster://:s3cret@10.0.0.1:7000?node=10.0.0.2:7000&node=10.0.0.3:7000",
+        )
+        .unwrap();
+        let config = url.client_config();
+        assert!(config.server.is_clustered());
+        let mut hosts: Vec<String> = config
+            .server
+            .hosts()
+            .iter()
+            .map(|server| format!("{}:{}", server.host, server.port))
+            .collect();
+        hosts.sort();
+        assert_eq!(hosts, ["10.0.0.1:7000", "10.0.0.2:7000", "10.0.0.3:7000"]);
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(RedisUrl::parse("rediss-cluster://cache.internal:7000").is_ok());
+    }
 }

@@ -72,6 +72,7 @@ pub async fn run(
     // The last tick fired per schedule, while leading.
     let mut fired: HashMap<String, DateTime<Utc>> = HashMap::new();
     tokio::pin!(shutdown);
+    broker.connected().await;
     tracing::info!(beat = %id, schedules = entries.len(), "beat started");
 
     loop {

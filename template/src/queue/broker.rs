@@ -156,6 +156,13 @@ impl Broker {
         })
     }
 
+    /// Waits for the first connection, for at most the command timeout. On a cluster a
+    /// script cannot be sent before the client knows which node serves which slot: it
+    /// fails at once instead of waiting for the connection as other commands do.
+    pub async fn connected(&self) {
+        let _ = tokio::time::timeout(self.command_timeout, self.client.wait_for_connect()).await;
+    }
+
     pub fn keys(&self) -> &Keys {
         &self.keys
     }

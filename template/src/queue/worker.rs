@@ -31,6 +31,7 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
 
     let blocking = broker.blocking_client();
     let in_flight = InFlight::default();
+    broker.connected().await;
     // Listed before it takes anything, so that its tasks are never unowned.
     broker.heartbeat(&id, lease).await?;
     let lease_keeper = tokio::spawn(keep_lease(broker.clone(), id.clone(), lease));

@@ -1,4 +1,5 @@
-//! `beat` processes on a real Redis: one fire per tick, however many run.
+//! `beat` processes on a real Redis, and on a Redis Cluster: one fire per tick, however
+//! many run.
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use crate::service::models::task;
 use crate::service::queue::Keys;
 use crate::support::eventually;
 use crate::support::process::Process;
-use crate::support::redis::TestRedis;
+use crate::support::redis::{TestRedis, on_redis_and_cluster};
 use crate::support::tasks::TaskWorld;
 
 /// The ticks fired so far, from the request ids beat gives its tasks, with duplicates.
@@ -23,11 +24,8 @@ async fn fired(world: &TaskWorld) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death() {
-    let Some(redis) = TestRedis::find().await else {
-        return;
-    };
+on_redis_and_cluster!(two_beats_fire_each_tick_once_and_survive_the_leaders_death);
+async fn two_beats_fire_each_tick_once_and_survive_the_leaders_death(redis: TestRedis) {
     let world = TaskWorld::new(&redis).await;
     let person = world.person(0).await;
     let mut env = redis.env(&world.database.url);

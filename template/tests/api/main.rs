@@ -2,6 +2,7 @@
 //! per feature; what they share is in `support/`.
 mod beat;
 mod cli;
+mod cluster;
 mod docker;
 mod docs;
 mod errors;

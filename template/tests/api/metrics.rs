@@ -10,7 +10,7 @@ use crate::support::database::TestDatabase;
 use crate::support::eventually;
 use crate::support::fixtures;
 use crate::support::process::{Process, serve};
-use crate::support::redis::TestRedis;
+use crate::support::redis::{TestRedis, on_redis_and_cluster};
 use crate::support::tasks::TaskWorld;
 
 /// `name{labels}`.
@@ -75,11 +75,8 @@ async fn tasks_are_counted_by_outcome() {
     assert!(text.contains("# TYPE tasks_retried_total counter"));
 }
 
-#[tokio::test]
-async fn the_queue_depth_is_shown_when_tasks_go_through_redis() {
-    let Some(redis) = TestRedis::find().await else {
-        return;
-    };
+on_redis_and_cluster!(the_queue_depth_is_shown_when_tasks_go_through_redis);
+async fn the_queue_depth_is_shown_when_tasks_go_through_redis(redis: TestRedis) {
     let app = spawn_app_with(|settings| redis.configure(settings)).await;
     let world = TaskWorld::new(&redis).await;
     let calls = (0..7).map(|_| fixtures::ping()).collect();

@@ -1,4 +1,5 @@
-//! The task queue on a real Redis: worker processes, crashes, retries, chains, volume.
+//! The task queue on a real Redis, and on a Redis Cluster: worker processes, crashes,
+//! retries, chains, volume.
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,24 +11,14 @@ use crate::support::app::spawn_app_with;
 use crate::support::eventually;
 use crate::support::fixtures::add_one_year;
 use crate::support::process::Process;
-use crate::support::redis::{OwnRedis, TestRedis};
+use crate::support::redis::{OwnRedis, TestRedis, on_redis_and_cluster};
 use crate::support::tasks::TaskWorld;
 use crate::support::test_tasks::{self, flaky, panics, unrecoverable};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-macro_rules! redis_or_skip {
-    () => {
-        match TestRedis::find().await {
-            Some(redis) => redis,
-            None => return,
-        }
-    };
-}
-
-#[tokio::test]
-async fn a_task_scheduled_over_the_api_is_run_by_a_worker_process() {
-    let redis = redis_or_skip!();
+on_redis_and_cluster!(a_task_scheduled_over_the_api_is_run_by_a_worker_process);
+async fn a_task_scheduled_over_the_api_is_run_by_a_worker_process(redis: TestRedis) {
     let app = spawn_app_with(|settings| redis.configure(settings)).await;
     let person = app.create_person("Ada", 36).await;
     let id = person["id"].as_i64().expect("id");
@@ -69,9 +60,8 @@ async fn a_task_scheduled_over_the_api_is_run_by_a_worker_process() {
     );
 }
 
-#[tokio::test]
-async fn a_task_of_a_worker_killed_mid_run_completes_once_on_another_worker() {
-    let redis = redis_or_skip!();
+on_redis_and_cluster!(a_task_of_a_worker_killed_mid_run_completes_once_on_another_worker);
+async fn a_task_of_a_worker_killed_mid_run_completes_once_on_another_worker(redis: TestRedis) {
     let world = TaskWorld::new(&redis).await;
     let person = world.person(40).await;
     let env = redis.env(&world.database.url);
@@ -102,9 +92,8 @@ async fn a_task_of_a_worker_killed_mid_run_completes_once_on_another_worker() {
     );
 }
 
-#[tokio::test]
-async fn sigterm_lets_the_running_task_finish_before_the_worker_exits() {
-    let redis = redis_or_skip!();
+on_redis_and_cluster!(sigterm_lets_the_running_task_finish_before_the_worker_exits);
+async fn sigterm_lets_the_running_task_finish_before_the_worker_exits(redis: TestRedis) {
     let world = TaskWorld::new(&redis).await;
     let person = world.person(40).await;
 
@@ -122,9 +111,8 @@ async fn sigterm_lets_the_running_task_finish_before_the_worker_exits() {
     assert_eq!(world.age(person).await, 41);
 }
 
-#[tokio::test]
-async fn failures_retry_with_backoff_then_succeed_fail_or_stop_at_once() {
-    let redis = redis_or_skip!();
+on_redis_and_cluster!(failures_retry_with_backoff_then_succeed_fail_or_stop_at_once);
+async fn failures_retry_with_backoff_then_succeed_fail_or_stop_at_once(redis: TestRedis) {
     let world = TaskWorld::new(&redis).await;
     let tasks = world.tasks.clone().with_registry(test_tasks::registry());
     let (stop, worker) = world.spawn_worker(tasks.clone());
@@ -173,9 +161,8 @@ async fn failures_retry_with_backoff_then_succeed_fail_or_stop_at_once() {
     worker.await.expect("worker stops");
 }
 
-#[tokio::test]
-async fn chains_run_in_order_and_stop_at_a_failure() {
-    let redis = redis_or_skip!();
+on_redis_and_cluster!(chains_run_in_order_and_stop_at_a_failure);
+async fn chains_run_in_order_and_stop_at_a_failure(redis: TestRedis) {
     let world = TaskWorld::new(&redis).await;
     let tasks = world.tasks.clone().with_registry(test_tasks::registry());
     let (stop, worker) = world.spawn_worker(tasks.clone());
@@ -205,9 +192,13 @@ async fn chains_run_in_order_and_stop_at_a_failure() {
     worker.await.expect("worker stops");
 }
 
+// On Redis only: twice at once would double the load of the slowest test. The failover
+// test (`cluster.rs`) runs hundreds of tasks on the cluster.
 #[tokio::test]
 async fn five_thousand_tasks_drain_with_none_lost_or_run_twice() {
-    let redis = redis_or_skip!();
+    let Some(redis) = TestRedis::find().await else {
+        return;
+    };
     let world = TaskWorld::new(&redis).await;
     let persons: Vec<i64> = {
         let mut ids = Vec::new();

@@ -4,7 +4,8 @@
 //! - [`app`]: the service in this process ([`app::TestApp`]), and HTTP calls ([`app::Api`])
 //!   to it or to a service process.
 //! - [`database`], [`redis`]: a database and a Redis namespace per test, on the servers
-//!   [`provision`] finds (a variable, else a container, else a fallback or a skip).
+//!   [`provision`] finds (a variable, else a container, else a fallback or a skip);
+//!   [`cluster`]: a Redis Cluster on loopback, shared or a test's own.
 //! - [`process`]: the service's commands (`serve`, `worker`, `beat`) as processes.
 //! - [`tasks`]: a database and a task queue without HTTP, for the queue's own tests;
 //!   [`test_tasks`]: tasks that exist only for the tests.
@@ -13,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 pub mod app;
+pub mod cluster;
 pub mod database;
 pub mod fixtures;
 pub mod listeners;

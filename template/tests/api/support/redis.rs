@@ -1,12 +1,38 @@
-//! Redis for the task tests: a namespace per test on a shared server, or a server of the
-//! test's own that it can stop and start.
+//! Redis for the task tests: a namespace per test on a shared server or on the shared
+//! Redis Cluster ([`cluster`](crate::support::cluster)), or a server of the test's own that
+//! it can stop and start.
 use std::time::Duration;
 
 use uuid::Uuid;
 
 use crate::service::config::Settings;
 use crate::service::queue::Keys;
+use crate::support::cluster::Cluster;
 use crate::support::provision::{Wanted, cleanup, start_container};
+
+/// Makes `test`, an `async fn(TestRedis)` of the calling module, two tests: `test::on_redis`
+/// on Redis, and `test::on_a_cluster` on the Redis Cluster. Either is skipped (loudly, or
+/// fails under `CI`) without its server.
+macro_rules! on_redis_and_cluster {
+    ($test:ident) => {
+        mod $test {
+            #[tokio::test]
+            async fn on_redis() {
+                if let Some(redis) = $crate::support::redis::TestRedis::find().await {
+                    super::$test(redis).await;
+                }
+            }
+
+            #[tokio::test]
+            async fn on_a_cluster() {
+                if let Some(redis) = $crate::support::redis::TestRedis::cluster().await {
+                    super::$test(redis).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_redis_and_cluster;
 
 /// `TEST_REDIS_URL`, else a Redis container; without either the task tests are skipped.
 static REDIS: Wanted = Wanted::new(
@@ -34,6 +60,15 @@ impl TestRedis {
     /// test is skipped, loudly, except under `CI`, where it fails.
     pub async fn find() -> Option<Self> {
         Some(Self::at(REDIS.find().await?))
+    }
+
+    /// The binary's Redis Cluster, started on first use; without `redis-server` the test
+    /// is skipped, loudly, except under `CI`, where it fails.
+    pub async fn cluster() -> Option<Self> {
+        let url = tokio::task::spawn_blocking(Cluster::shared_url)
+            .await
+            .expect("the cluster starts or is skipped")?;
+        Some(Self::at(url))
     }
 
     /// A namespace of its own on the Redis at `url`.
@@ -93,7 +128,10 @@ impl TestRedis {
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let pattern = format!("{}*", Keys::new(&self.namespace).prefix());
+        let keys = Keys::new(&self.namespace);
+        let pattern = format!("{}*", keys.prefix());
+        // Named, so that a cluster runs the script where the namespace's slot lives.
+        let ready = keys.ready();
         let url = self.url.clone();
         cleanup(move || async move {
             use fred::prelude::*;
@@ -102,7 +140,7 @@ impl Drop for TestRedis {
             client.init().await?;
             let script = "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do \
                           redis.call('DEL', key) end return 0";
-            let _: i64 = client.eval(script, Vec::<String>::new(), pattern).await?;
+            let _: i64 = client.eval(script, ready, pattern).await?;
             client.quit().await?;
             Ok(())
         });
