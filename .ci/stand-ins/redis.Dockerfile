@@ -7,7 +7,7 @@ ARG VERSION
 RUN apt-get update \
     && apt-get install -y --no-install-recommends redis-server \
     && rm -rf /var/lib/apt/lists/* \
-    && redis-server --version | grep -q "v=${VERSION}" \
+    && redis-server --version > /tmp/version && grep -q "v=${VERSION}" /tmp/version && rm /tmp/version \
     && mkdir -p /data && chown redis:redis /data
 COPY --chmod=0755 redis-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 VOLUME /data
