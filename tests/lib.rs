@@ -156,15 +156,21 @@ pub fn shared_target_dir() -> PathBuf {
     }
 }
 
-/// Runs `cargo args...` in `dir` with the shared target folder; panics with the output
-/// when it fails.
-pub fn cargo_in(dir: &Path, args: &[&str]) -> Output {
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+/// Runs `cargo args...` in `dir` with the shared target folder, and returns its output
+/// whether it failed or not.
+pub fn cargo_output(dir: &Path, args: &[&str]) -> Output {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target_dir())
         .output()
-        .expect("cargo runs");
+        .expect("cargo runs")
+}
+
+/// Runs `cargo args...` in `dir` with the shared target folder; panics with the output
+/// when it fails.
+pub fn cargo_in(dir: &Path, args: &[&str]) -> Output {
+    let output = cargo_output(dir, args);
     assert!(
         output.status.success(),
         "`cargo {}` failed in {}:\n{}",

@@ -2,6 +2,7 @@
 use std::path::Path;
 
 mod beyond_cargo;
+mod generators;
 
 use starter_tests::{SKELETON, cargo_in, describe, files, has_word, render, repo_root};
 
@@ -122,12 +123,20 @@ fn rendered(name: &str, package: &str, into: &Path) -> std::path::PathBuf {
 fn renders_and_passes_its_own_checks(name: &str, package: &str) {
     let into = tempfile::tempdir().expect("temp dir");
     let project = rendered(name, package, into.path());
+    // One render also grows by the generators, before its own checks: they then cover
+    // the generated code at no extra build.
+    let generated = package == "acme-billing";
+    if generated {
+        let took = generators::run_on(&project);
+        eprintln!("generators: two resources, a task and a migration in {took:?}");
+    }
 
     cargo_in(&project, &["fmt", "--check"]);
     cargo_in(
         &project,
         &[
             "clippy",
+            "--workspace",
             "--all-targets",
             "--locked",
             "--",
@@ -147,11 +156,25 @@ fn renders_and_passes_its_own_checks(name: &str, package: &str) {
             "tests ran on SQLite:\n{notes}"
         );
     }
+    if generated {
+        generators::assert_generated_tests_ran(&String::from_utf8_lossy(&tested.stdout));
+        generators::assert_documented(&project, package);
+    }
     if package == "acme-billing" {
         // Once is enough: these do not depend on the name.
         beyond_cargo::lint(&project);
-        beyond_cargo::fuzz_the_api(&project, package);
-        beyond_cargo::docs_render_in_a_browser(&project, package);
+        let referring = if generated {
+            generators::REFERRING_PATHS
+        } else {
+            &[]
+        };
+        beyond_cargo::fuzz_the_api(&project, package, referring);
+        let operations = if generated {
+            generators::GENERATED_PATHS
+        } else {
+            &[]
+        };
+        beyond_cargo::docs_render_in_a_browser(&project, package, operations);
     }
 }
 

@@ -1,5 +1,4 @@
 //! The command line: `serve`, `worker`, `beat`, `db ...`, `config`.
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,15 +45,9 @@ enum DbCommand {
         #[arg(default_value_t = 1)]
         steps: u32,
     },
-    /// List migrations and whether each is applied.
+    /// List migrations and whether each is applied. (`cargo xtask new migration NAME`
+    /// writes a new one, in the source tree.)
     Status,
-    /// Add an empty migration file named NAME (lower snake_case) to the migration crate.
-    New {
-        name: String,
-        /// The migration crate's source folder.
-        #[arg(long, default_value = "migration/src")]
-        dir: PathBuf,
-    },
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -62,17 +55,6 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // One TLS provider for every crate that uses rustls (database, later Redis and Sentry).
     let _ = rustls::crypto::ring::default_provider().install_default();
-
-    if let Command::Db(DbCommand::New { name, dir }) = &cli.command {
-        // Works on the source tree: no configuration or database needed.
-        return match db::new_migration(dir, name, chrono::Utc::now()) {
-            Ok(file) => {
-                println!("created {}", file.display());
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(error),
-        };
-    }
 
     let settings = match Settings::load() {
         Ok(settings) => settings,
@@ -237,7 +219,6 @@ async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> 
             print_status(&conn).await?;
         }
         DbCommand::Status => print_status(&conn).await?,
-        DbCommand::New { .. } => {}
     }
     Ok(())
 }

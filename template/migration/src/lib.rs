@@ -1,6 +1,6 @@
 //! Database migrations, applied in order by `db upgrade` and reverted by `db downgrade`.
 //!
-//! `db new NAME` adds a file here and registers it below.
+//! `cargo xtask new migration NAME` adds a file here and registers it below.
 pub use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_create_persons;

@@ -1,60 +1,62 @@
-//! The one error shape of the API: `{"error": {"code", "message", "details"?}}`.
+//! The one error shape of the API: `{"error": {"code", "message", "details"?}}`, and the
+//! sets of error responses that handlers document.
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Json};
 use serde::Serialize;
 
-use crate::controllers;
+use crate::controllers::{self, FieldError};
+
+/// What a handler answers: its success, or an [`ApiError`].
+pub type ApiResult<T> = Result<T, ApiError>;
 
 /// An HTTP error answered as JSON.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
-    details: Option<serde_json::Value>,
+    detail: ErrorDetail,
     /// What went wrong inside, for the log (and Sentry) only: never sent to the client.
     cause: Option<String>,
 }
 
 /// The body of every error answer.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct ErrorDetail<'a> {
-    /// A stable name for the status: `not_found`, `validation_failed` ...
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// A stable name for the error: the status's (`not_found`, `validation_failed` ...)
+    /// unless the handler names the case (`name_taken`).
     #[schema(example = "validation_failed")]
     code: &'static str,
     /// What went wrong, for people.
-    message: &'a str,
+    message: String,
     /// Per-field problems of a 422.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<FieldProblem>>)]
-    details: Option<&'a serde_json::Value>,
-}
-
-/// One rejected field of a 422 (the shape of `controllers::FieldError`).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only
-struct FieldProblem {
-    #[schema(example = "age")]
-    field: String,
-    #[schema(example = "must be between 0 and 150")]
-    message: String,
+    details: Option<Vec<FieldError>>,
 }
 
 impl ApiError {
+    /// An error with the status's own code (see [`default_code`]).
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            message: message.into(),
-            details: None,
+            detail: ErrorDetail {
+                code: default_code(status),
+                message: message.into(),
+                details: None,
+            },
             cause: None,
         }
+    }
+
+    /// Names the case for clients, in place of the status's code: two 409s can differ.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.detail.code = code;
+        self
     }
 
     /// Adds the inner cause of a 5xx, logged but not answered.
@@ -78,8 +80,8 @@ impl ApiError {
     }
 }
 
-/// A stable, machine-readable name for each status the API answers with.
-pub fn code(status: StatusCode) -> &'static str {
+/// The code of an error whose handler names no case: a stable name for its status.
+pub fn default_code(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad_request",
         StatusCode::NOT_FOUND => "not_found",
@@ -100,73 +102,88 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             // One ERROR event per failed request: Sentry gets one report each.
-            let error = self.cause.as_deref().unwrap_or(&self.message);
+            let error = self.cause.as_deref().unwrap_or(&self.detail.message);
             tracing::error!(status = self.status.as_u16(), error, "request failed");
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: code(self.status),
-                message: &self.message,
-                details: self.details.as_ref(),
-            },
-        };
+        let body = ErrorBody { error: self.detail };
         (self.status, Json(body)).into_response()
     }
 }
 
 impl From<controllers::Error> for ApiError {
     fn from(error: controllers::Error) -> Self {
+        use controllers::Error;
         match error {
-            controllers::Error::NotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, error.to_string())
+            Error::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, error.to_string()),
+            Error::Invalid(fields) => {
+                let mut invalid = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid input");
+                invalid.detail.details = Some(fields);
+                invalid
             }
-            controllers::Error::Invalid(fields) => Self {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                message: "invalid input".into(),
-                details: serde_json::to_value(fields).ok(),
-                cause: None,
-            },
+            Error::Conflict { code, message } => {
+                Self::new(StatusCode::CONFLICT, message).with_code(code)
+            }
             // The causes go to the log; the client gets no internals.
-            controllers::Error::Database(db) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-                    .with_cause(format!("database: {db}"))
-            }
-            controllers::Error::Unavailable(cause) => Self::new(
+            Error::Database(db) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+                .with_cause(format!("database: {db}")),
+            Error::Unavailable { dependency, .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the task queue is unavailable; try again later",
+                format!("{dependency} is unavailable; try again later"),
             )
-            .with_cause(cause),
-            controllers::Error::Internal(cause) => {
+            .with_cause(error),
+            Error::Internal(cause) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").with_cause(cause)
             }
         }
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
-        let message = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                "expected a body with Content-Type: application/json".to_owned()
-            }
-            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
-            _ => rejection.body_text(),
-        };
-        Self::new(status, message)
-    }
+/// The description of every documented 400: it has the same causes in every set.
+const MALFORMED: &str = "A malformed request: bad JSON, or a bad path or query parameter";
+
+/// The documented errors of a route with query parameters.
+#[derive(utoipa::IntoResponses)]
+pub enum QueryErrors {
+    #[response(status = 400, description = MALFORMED)]
+    Malformed(ErrorBody),
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::new(rejection.status(), rejection.body_text())
-    }
+/// The documented errors of a route naming one object by its id.
+#[derive(utoipa::IntoResponses)]
+pub enum IdErrors {
+    #[response(status = 400, description = MALFORMED)]
+    Malformed(ErrorBody),
+    /// No object has this id
+    #[response(status = 404)]
+    NotFound(ErrorBody),
 }
 
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::new(rejection.status(), rejection.body_text())
-    }
+/// The documented errors of a route taking a JSON body.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyErrors {
+    #[response(status = 400, description = MALFORMED)]
+    Malformed(ErrorBody),
+    /// The body is over the size limit
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not JSON (`Content-Type: application/json`)
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+    /// Invalid values; `details` names each field
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+}
+
+/// The documented errors of every route that uses the database (or the task queue).
+#[derive(utoipa::IntoResponses)]
+pub enum ServerErrors {
+    /// Something went wrong inside; the log has the cause
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// The database or the task queue cannot be reached (the message says which); try
+    /// again later
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// The answer to any path no router knows.
@@ -289,6 +306,55 @@ mod tests {
             response.map(|r| r.status()),
             Some(StatusCode::INTERNAL_SERVER_ERROR)
         );
+    }
+
+    #[test]
+    fn a_handler_may_name_its_case_and_the_status_code_is_the_default() {
+        let plain = ApiError::new(StatusCode::CONFLICT, "taken");
+        assert_eq!(plain.detail.code, "conflict");
+
+        let error = controllers::Error::Conflict {
+            code: "name_taken",
+            message: "that name is taken".into(),
+        };
+        let named = ApiError::from(error);
+        assert_eq!(named.status(), StatusCode::CONFLICT);
+        assert_eq!(named.detail.code, "name_taken");
+        assert_eq!(named.detail.message, "that name is taken");
+    }
+
+    #[test]
+    fn a_503_names_the_dependency_that_is_away() {
+        use controllers::Dependency;
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+        let queue = controllers::Error::unavailable(Dependency::TaskQueue, "connection refused");
+        // No connection in time from the pool; a connection refused by the server.
+        let timeout = DbErr::ConnectionAcquire(ConnAcquireErr::Timeout);
+        let refused = DbErr::Conn(RuntimeErr::Internal("not accepting connections".into()));
+
+        for (error, message) in [
+            (queue, "the task queue is unavailable; try again later"),
+            (
+                timeout.into(),
+                "the database is unavailable; try again later",
+            ),
+            (
+                refused.into(),
+                "the database is unavailable; try again later",
+            ),
+        ] {
+            let cause = error.to_string();
+            let error = ApiError::from(error);
+            assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(error.detail.code, "unavailable");
+            assert_eq!(error.detail.message, message);
+            assert_eq!(error.cause, Some(cause), "the log has the inner cause");
+        }
+        // Other database errors stay 500s.
+        let query = DbErr::Query(RuntimeErr::Internal("no such table".into()));
+        let error = ApiError::from(controllers::Error::from(query));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! axum's extractors with their rejections turned into [`ApiError`]s.
+//! axum's extractors with their rejections turned into [`ApiError`]s: every rejection of
+//! a request's input is answered here.
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -39,7 +41,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                 "the body must be a JSON object",
             ));
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
         Ok(Self(value))
     }
 }
@@ -72,6 +75,18 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
 
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
 /// The request's `X-Request-Id` (always set by the middleware), for work it schedules.
 pub struct RequestId(pub Option<String>);
 
@@ -88,59 +103,5 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         Ok(Self(id))
-    }
-}
-
-/// Serde helpers for JSON numbers: JSON Schema's integers include `38.0`, which serde's
-/// `i32` refuses; these accept a number with no fraction that fits.
-pub mod whole {
-    use serde::{Deserialize, Deserializer, de::Error};
-
-    fn to_i32<E: Error>(number: serde_json::Number) -> Result<i32, E> {
-        let whole = number.as_i64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|float| float.fract() == 0.0 && float.abs() < 1e15)
-                .map(|float| float as i64)
-        });
-        whole
-            .and_then(|value| i32::try_from(value).ok())
-            .ok_or_else(|| E::custom(format!("expected a whole number, got {number}")))
-    }
-
-    /// For `i32` fields: `#[serde(deserialize_with = "whole::i32")]`.
-    pub fn i32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-        to_i32(serde_json::Number::deserialize(deserializer)?)
-    }
-
-    /// For `Option<i32>` fields (with `#[serde(default)]`).
-    pub fn optional_i32<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<i32>, D::Error> {
-        Option::<serde_json::Number>::deserialize(deserializer)?
-            .map(to_i32)
-            .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::whole;
-
-    #[derive(serde::Deserialize)]
-    struct Age {
-        #[serde(deserialize_with = "whole::i32")]
-        age: i32,
-    }
-
-    #[test]
-    fn whole_numbers_may_be_written_with_a_zero_fraction() {
-        let parse = |json: &str| serde_json::from_str::<Age>(json).map(|a| a.age);
-        assert_eq!(parse(r#"{"age": 38}"#).ok(), Some(38));
-        assert_eq!(parse(r#"{"age": 38.0}"#).ok(), Some(38));
-        assert_eq!(parse(r#"{"age": -1}"#).ok(), Some(-1));
-        assert!(parse(r#"{"age": 38.5}"#).is_err());
-        assert!(parse(r#"{"age": 3000000000}"#).is_err());
-        assert!(parse(r#"{"age": "38"}"#).is_err());
     }
 }

@@ -17,6 +17,7 @@ use crate::queue::Queue;
 pub mod deprecation;
 pub mod error;
 pub mod extract;
+pub mod fields;
 pub mod mon;
 pub mod pagination;
 pub mod v1;
@@ -44,8 +45,8 @@ pub struct AppState {
 )]
 struct ApiDoc;
 
-/// Every documented route: all of them but the docs themselves.
-fn documented(settings: &Settings) -> OpenApiRouter<AppState> {
+/// Every documented route: all of them but the docs themselves (and `/metrics` when off).
+fn documented(metrics: bool) -> OpenApiRouter<AppState> {
     // A `/v2` goes here: `.nest("/v2", v2::router())`, with its own views over the same
     // controllers.
     let mut doc = ApiDoc::openapi();
@@ -54,51 +55,23 @@ fn documented(settings: &Settings) -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::with_openapi(doc)
         .nest("/mon", mon::router())
         .nest("/v1", v1::router());
-    if settings.metrics.enabled {
+    if metrics {
         router = router.routes(routes!(mon::metrics));
     }
     router
 }
 
-/// Sets the documented `per_page` maximum to the configured one.
-fn document_limits(doc: &mut utoipa::openapi::OpenApi, settings: &Settings) {
-    use utoipa::openapi::RefOr;
-    use utoipa::openapi::schema::Schema;
-
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            for parameter in operation.parameters.iter_mut().flatten() {
-                let RefOr::T(parameter) = parameter else {
-                    continue;
-                };
-                if parameter.name != "per_page" {
-                    continue;
-                }
-                if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
-                    schema.maximum = Some(settings.api.max_per_page.into());
-                }
-            }
-        }
-    }
-}
-
 /// The OpenAPI document of the routes `settings` turn on (the `openapi` command prints it).
 pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
-    let mut doc = documented(settings).into_openapi();
-    document_limits(&mut doc, settings);
+    let mut doc = documented(settings.metrics.enabled).into_openapi();
+    pagination::document_limits(&mut doc, &settings.api);
     doc
 }
 
 /// Every route of the service, the docs at `/doc` (and `/doc/openapi.json`) included.
 pub fn router(state: AppState) -> Router {
-    let (router, mut openapi) = documented(&state.settings).split_for_parts();
-    document_limits(&mut openapi, &state.settings);
+    let (router, mut openapi) = documented(state.settings.metrics.enabled).split_for_parts();
+    pagination::document_limits(&mut openapi, &state.settings.api);
     // Swagger UI's files are built into the binary; nothing is fetched from elsewhere.
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)
@@ -108,4 +81,29 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Swagger UI shows a summary beside its route: it says what the operation does, in
+    /// words, on one line (the doc comment's first paragraph).
+    #[test]
+    fn every_operation_is_summed_up_in_words() {
+        let doc = documented(true).into_openapi();
+        let mut operations = 0;
+        for (path, item) in &doc.paths.paths {
+            let methods = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+            for operation in methods.into_iter().flatten() {
+                operations += 1;
+                let summary = operation.summary.as_deref().unwrap_or_default();
+                let words = !summary.is_empty()
+                    && !summary.contains(['`', '/', '\n'])
+                    && summary.starts_with(char::is_uppercase);
+                assert!(words, "{path}: {summary:?}");
+            }
+        }
+        assert!(operations >= 12, "{operations} operations");
+    }
 }

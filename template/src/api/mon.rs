@@ -34,6 +34,8 @@ pub struct Health {
     checks: Option<Value>,
 }
 
+/// Check that the process is alive
+///
 /// Liveness: answers as long as the process serves HTTP, touching nothing else.
 #[utoipa::path(get, path = "/ping", tag = "monitoring",
     responses((status = 200, description = "The process serves HTTP", body = Health)))]
@@ -44,6 +46,8 @@ pub async fn ping() -> Json<Health> {
     })
 }
 
+/// Check that the dependencies answer
+///
 /// Readiness: the database, and Redis when tasks go through it, answer. A 503 names what
 /// does not (`{"status": "unavailable", "checks": {"database": "...", "redis": "ok"}}`).
 #[utoipa::path(get, path = "/ready", tag = "monitoring",
@@ -84,6 +88,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     (status, Json(health))
 }
 
+/// Read the process's metrics
+///
 /// Prometheus metrics of this process: requests, latency, tasks, queue depth.
 #[utoipa::path(get, path = "/metrics", tag = "monitoring",
     responses((status = 200, description = "Prometheus text format 0.0.4",

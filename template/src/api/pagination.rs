@@ -1,25 +1,25 @@
 //! `?page=&per_page=` parsing and the `next`/`prev` links of list answers.
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{OpenApi, RefOr};
 
 use super::error::ApiError;
 use crate::config::ApiSettings;
 use crate::controllers::{Page, Paged};
 
-/// The query parameters of a list route.
 /// The last page number a client may ask for (documented): with the largest possible
 /// `per_page`, its offset still fits the database's 64-bit integers.
 pub const MAX_PAGE: u64 = 922_337_203_685_477;
 
-/// `?page=&per_page=`
+/// The query parameters of a list route: `?page=&per_page=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1 (the default). Pages past the end are empty.
-    #[param(minimum = 1, maximum = 922_337_203_685_477_i64)]
+    #[param(minimum = 1)]
     pub page: Option<u64>,
-    /// Objects per page, 1 to `api.max_per_page` (100 by default); `api.default_per_page`
-    /// (20) when not given.
+    /// Objects per page (described from the settings by [`document_limits`]).
     #[param(minimum = 1)]
     pub per_page: Option<u64>,
 }
@@ -46,7 +46,42 @@ impl PageQuery {
     }
 }
 
-/// A page of objects with the links to its neighbours.
+/// Documents the limits of `page` and `per_page`: [`MAX_PAGE`], and `per_page` as
+/// configured.
+pub fn document_limits(doc: &mut OpenApi, settings: &ApiSettings) {
+    let description = format!(
+        "Objects per page, 1 to {} (`api.max_per_page`); {} (`api.default_per_page`) when \
+         not given.",
+        settings.max_per_page, settings.default_per_page
+    );
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let RefOr::T(parameter) = parameter else {
+                    continue;
+                };
+                let maximum = match parameter.name.as_str() {
+                    "page" => MAX_PAGE,
+                    "per_page" => {
+                        parameter.description = Some(description.clone());
+                        settings.max_per_page
+                    }
+                    _ => continue,
+                };
+                if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                    schema.maximum = Some(maximum.into());
+                }
+            }
+        }
+    }
+}
+
 /// A page of a list, with links to its neighbours.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageBody<T> {

@@ -6,11 +6,13 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{Error, FieldError, Page, Paged};
+use super::{Checks, Error, FieldError, Page, Paged};
 use crate::models::person::{self, Entity as Person};
 
 /// Longest accepted name, in characters (the column holds 200).
 pub const NAME_MAX_CHARS: usize = 200;
+/// Youngest accepted age.
+pub const AGE_MIN: i32 = 0;
 /// Oldest accepted age.
 pub const AGE_MAX: i32 = 150;
 
@@ -28,50 +30,18 @@ pub struct PersonChanges {
     pub age: Option<i32>,
 }
 
-fn check_name(name: &str, errors: &mut Vec<FieldError>) -> String {
-    // The length counts as given (the documented limit), spaces around included.
-    let length = name.chars().count();
-    let name = name.trim();
-    if name.is_empty() {
-        errors.push(FieldError::new("name", "must not be empty"));
-    } else if name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            "name",
-            "must not contain control characters",
-        ));
-    } else if length > NAME_MAX_CHARS {
-        errors.push(FieldError::new(
-            "name",
-            format!("must be at most {NAME_MAX_CHARS} characters"),
-        ));
-    }
-    name.to_owned()
-}
-
-fn check_age(age: i32, errors: &mut Vec<FieldError>) {
-    if !(0..=AGE_MAX).contains(&age) {
-        errors.push(FieldError::new(
-            "age",
-            format!("must be between 0 and {AGE_MAX}"),
-        ));
-    }
-}
-
 impl PersonChanges {
     /// Checks the fields that are present; a trimmed name is kept.
     fn validate(mut self) -> Result<Self, Error> {
-        let mut errors = Vec::new();
+        let mut checks = Checks::default();
         if let Some(name) = &self.name {
-            self.name = Some(check_name(name, &mut errors));
+            self.name = Some(checks.text("name", name, NAME_MAX_CHARS));
         }
         if let Some(age) = self.age {
-            check_age(age, &mut errors);
+            checks.range("age", age, AGE_MIN, AGE_MAX);
         }
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        checks.finish()?;
+        Ok(self)
     }
 }
 

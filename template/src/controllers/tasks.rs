@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
-use super::Error;
+use super::{Dependency, Error};
 use crate::models::task;
 use crate::queue::{JobCall, Queue, ScheduleError, store};
 
@@ -54,8 +54,8 @@ async fn schedule(
         .schedule(chains, request_id)
         .await
         .map_err(|error| match error {
-            ScheduleError::Database(error) => Error::Database(error),
-            ScheduleError::Queue(error) => Error::Unavailable(error.to_string()),
+            ScheduleError::Database(error) => Error::from(error),
+            ScheduleError::Queue(error) => Error::unavailable(Dependency::TaskQueue, error),
         })
 }
 

@@ -19,6 +19,7 @@ pub fn registry() -> &'static Registry {
             .register::<persons::AddOneYear>()
             .register::<maintenance::PurgeFinished>()
             .register::<maintenance::Ping>()
+        // `cargo xtask new task` registers new tasks above this line.
     });
     &REGISTRY
 }
@@ -27,9 +28,9 @@ pub fn registry() -> &'static Registry {
 impl From<controllers::Error> for JobError {
     fn from(error: controllers::Error) -> Self {
         match error {
-            controllers::Error::NotFound { .. } | controllers::Error::Invalid(_) => {
-                Self::Unrecoverable(error.to_string())
-            }
+            controllers::Error::NotFound { .. }
+            | controllers::Error::Invalid(_)
+            | controllers::Error::Conflict { .. } => Self::Unrecoverable(error.to_string()),
             _ => Self::Failed(error.to_string()),
         }
     }

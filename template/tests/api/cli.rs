@@ -44,9 +44,13 @@ async fn db_commands_upgrade_report_and_downgrade_the_schema() {
     assert!(!upgraded.contains("pending"), "{upgraded}");
 
     let downgraded = stdout(&run(&["db", "downgrade"], &vars));
+    // Only the last migration (whichever it is: projects add theirs) is reverted.
+    let lines: Vec<&str> = downgraded.lines().collect();
+    let (last, earlier) = lines.split_last().expect("migrations are listed");
+    assert!(last.starts_with("pending "), "{downgraded}");
     assert!(
-        downgraded.contains("applied m20250101_000001_create_persons")
-            && downgraded.contains("pending m20250101_000002_create_tasks"),
+        earlier.iter().all(|line| line.starts_with("applied "))
+            && downgraded.contains("applied m20250101_000001_create_persons"),
         "only the last migration is reverted: {downgraded}"
     );
 }
@@ -82,25 +86,6 @@ fn bad_configuration_stops_with_one_clear_message() {
         assert!(stderr.contains(expected), "{vars:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
-}
-
-#[test]
-fn db_new_adds_a_registered_migration_file() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let lib = std::fs::read_to_string("migration/src/lib.rs").expect("read lib.rs");
-    std::fs::write(dir.path().join("lib.rs"), lib).expect("copy lib.rs");
-    let folder = dir.path().to_str().expect("UTF-8 path");
-
-    let printed = stdout(&run(&["db", "new", "add_email", "--dir", folder], &[]));
-
-    assert!(printed.contains("_add_email.rs"), "{printed}");
-    let created = printed.trim().trim_start_matches("created ");
-    let migration = std::fs::read_to_string(created).expect("read the new migration");
-    assert!(migration.contains("async fn up") && migration.contains("async fn down"));
-    let patched = std::fs::read_to_string(dir.path().join("lib.rs")).expect("read");
-    assert!(patched.contains("_add_email::Migration"), "{patched}");
-    let refused = run(&["db", "new", "Add-Email", "--dir", folder], &[]);
-    assert!(!refused.status.success());
 }
 
 #[cfg(unix)]

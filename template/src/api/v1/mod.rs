@@ -28,4 +28,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(persons::birthday))
         .routes(routes!(tasks::get))
         .routes((schemas, paths, deprecated(list_people, people)))
+    // `cargo xtask new resource` adds the routes of new resources above this line.
 }

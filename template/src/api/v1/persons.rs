@@ -1,17 +1,20 @@
 //! `/v1/persons`: JSON in, controller call, JSON out.
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::AppState;
-use crate::api::error::{ApiError, ErrorBody};
-use crate::api::extract::{Json, Path, Query, RequestId, whole};
+use crate::api::error::{ApiResult, BodyErrors, IdErrors, QueryErrors, ServerErrors};
+use crate::api::extract::{Json, Path, Query, RequestId};
+use crate::api::fields;
 use crate::api::pagination::{PageBody, PageQuery};
 use crate::api::v1::tasks::TaskBody;
-use crate::controllers::persons::{self as controller, PersonChanges, PersonInput};
+use crate::controllers::persons::{
+    self as controller, AGE_MAX, AGE_MIN, NAME_MAX_CHARS, PersonChanges, PersonInput,
+};
 use crate::models::person;
 use crate::tasks::persons::schedule_birthday;
 
@@ -42,34 +45,24 @@ impl From<person::Model> for PersonBody {
 /// The body of `POST` and `PUT`: every field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ada Lovelace", "age": 36}))]
 pub struct NewPerson {
-    /// Up to 200 characters, not blank, no control characters; kept trimmed. (The
-    /// pattern: one character that is not a space, and no control characters.)
-    #[schema(
-        example = "Ada Lovelace",
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(schema_with = fields::text::<NAME_MAX_CHARS>)]
     pub name: String,
-    #[schema(example = 36, minimum = 0, maximum = 150)]
-    #[serde(deserialize_with = "whole::i32")]
+    #[schema(schema_with = fields::integer::<AGE_MIN, AGE_MAX>)]
+    #[serde(deserialize_with = "fields::whole::i32")]
     pub age: i32,
 }
 
 /// The body of `PATCH`: any of the fields.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"age": 37}))]
 pub struct PersonPatch {
-    /// As in `NewPerson`.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
-    )]
+    #[schema(schema_with = fields::optional_text::<NAME_MAX_CHARS>)]
     pub name: Option<String>,
-    #[schema(minimum = 0, maximum = 150)]
-    #[serde(default, deserialize_with = "whole::optional_i32")]
+    #[schema(schema_with = fields::optional_integer::<AGE_MIN, AGE_MAX>)]
+    #[serde(default, deserialize_with = "fields::whole::optional_i32")]
     pub age: Option<i32>,
 }
 
@@ -82,13 +75,22 @@ impl From<NewPerson> for PersonInput {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+impl From<PersonPatch> for PersonChanges {
+    fn from(body: PersonPatch) -> Self {
+        Self {
+            name: body.name,
+            age: body.age,
+        }
+    }
+}
 
-/// `GET /v1/persons?page=&per_page=`
+/// List persons, oldest first
+///
+/// One page at a time; `next` and `prev` link to the neighbour pages.
 #[utoipa::path(get, path = "/persons", tag = "persons", params(PageQuery),
     responses(
-        (status = 200, description = "A page of persons, oldest first", body = PageBody<PersonBody>),
-        (status = 400, description = "Bad page or per_page", body = ErrorBody),
+        (status = 200, description = "A page of persons", body = PageBody<PersonBody>),
+        QueryErrors, ServerErrors,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -103,11 +105,13 @@ pub async fn list(
     )))
 }
 
-/// `GET /v1/people`: the old name of `GET /v1/persons`, deprecated.
+/// List persons, under the route's old name
+///
+/// As `GET /v1/persons`, with headers that say when this route goes away.
 #[utoipa::path(get, path = "/people", tag = "persons", params(PageQuery),
     responses(
-        (status = 200, description = "As `GET /v1/persons`, with deprecation headers", body = PageBody<PersonBody>),
-        (status = 400, description = "Bad page or per_page", body = ErrorBody),
+        (status = 200, description = "A page of persons", body = PageBody<PersonBody>),
+        QueryErrors, ServerErrors,
     ))]
 #[deprecated = "use GET /v1/persons"]
 pub async fn list_people(
@@ -117,37 +121,27 @@ pub async fn list_people(
     list(state, query).await
 }
 
-/// `POST /v1/persons`: 201 with the person and its `Location`.
+/// Create a person
 #[utoipa::path(post, path = "/persons", tag = "persons", request_body = NewPerson,
     responses(
         (status = 201, description = "Created; `Location` names it", body = PersonBody),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid values", body = ErrorBody),
+        BodyErrors, ServerErrors,
     ))]
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewPerson>,
 ) -> ApiResult<impl IntoResponse> {
     let person = controller::create(&state.db, body.into()).await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(location) = HeaderValue::try_from(format!("{COLLECTION}/{}", person.id)) {
-        headers.insert(header::LOCATION, location);
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        axum::Json(PersonBody::from(person)),
-    ))
+    let location = format!("{COLLECTION}/{}", person.id);
+    let body = axum::Json(PersonBody::from(person));
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], body))
 }
 
-/// `GET /v1/persons/{id}`
+/// Read a person
 #[utoipa::path(get, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
     responses(
         (status = 200, description = "The person", body = PersonBody),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
-        (status = 404, description = "No such person", body = ErrorBody),
+        IdErrors, ServerErrors,
     ))]
 pub async fn get(
     State(state): State<AppState>,
@@ -157,16 +151,14 @@ pub async fn get(
     Ok(axum::Json(person.into()))
 }
 
-/// `PUT /v1/persons/{id}`: replaces every field.
+/// Replace a person
+///
+/// Sets every field.
 #[utoipa::path(put, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
     request_body = NewPerson,
     responses(
         (status = 200, description = "The person as replaced", body = PersonBody),
-        (status = 400, description = "Malformed JSON or id", body = ErrorBody),
-        (status = 404, description = "No such person", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid values", body = ErrorBody),
+        IdErrors, BodyErrors, ServerErrors,
     ))]
 pub async fn replace(
     State(state): State<AppState>,
@@ -177,50 +169,43 @@ pub async fn replace(
     Ok(axum::Json(person.into()))
 }
 
-/// `PATCH /v1/persons/{id}`: changes the fields given.
+/// Change some fields of a person
+///
+/// Sets the fields given and keeps the others.
 #[utoipa::path(patch, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
     request_body = PersonPatch,
     responses(
         (status = 200, description = "The person as changed", body = PersonBody),
-        (status = 400, description = "Malformed JSON or id", body = ErrorBody),
-        (status = 404, description = "No such person", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid values", body = ErrorBody),
+        IdErrors, BodyErrors, ServerErrors,
     ))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Json(body): Json<PersonPatch>,
 ) -> ApiResult<axum::Json<PersonBody>> {
-    let changes = PersonChanges {
-        name: body.name,
-        age: body.age,
-    };
-    let person = controller::update(&state.db, id, changes).await?;
+    let person = controller::update(&state.db, id, body.into()).await?;
     Ok(axum::Json(person.into()))
 }
 
-/// `DELETE /v1/persons/{id}`: 204.
+/// Delete a person
 #[utoipa::path(delete, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
-        (status = 404, description = "No such person", body = ErrorBody),
+        IdErrors, ServerErrors,
     ))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     controller::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/persons/{id}/birthday`: schedules a task adding a year to the person's age;
-/// 202 with the task, whose progress is at `Location`.
+/// Schedule a person's birthday
+///
+/// A task adds a year to the person's age; the answer is the task, whose progress is at
+/// `Location`.
 #[utoipa::path(post, path = "/persons/{id}/birthday", tag = "persons", params(("id" = i64, Path)),
     responses(
         (status = 202, description = "Scheduled; `Location` is the task", body = TaskBody),
-        (status = 400, description = "The id is not a number", body = ErrorBody),
-        (status = 404, description = "No such person", body = ErrorBody),
-        (status = 503, description = "The task queue is unreachable", body = ErrorBody),
+        IdErrors, ServerErrors,
     ))]
 pub async fn birthday(
     State(state): State<AppState>,

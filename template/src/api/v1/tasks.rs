@@ -7,13 +7,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::api::AppState;
-use crate::api::error::{ApiError, ErrorBody};
+use crate::api::error::{ApiResult, IdErrors, ServerErrors};
 use crate::api::extract::Path;
 use crate::controllers::tasks as controller;
 use crate::models::task::{self, State as TaskState};
 
-/// A task as v1 shows it.
-/// A task and where it is in its life.
+/// A task as v1 shows it: what it runs and where it is in its life.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TaskBody {
     pub id: Uuid,
@@ -57,17 +56,18 @@ impl From<task::Model> for TaskBody {
     }
 }
 
-/// `GET /v1/tasks/{id}`: a task's state, attempts, last error and result.
+/// Follow a task
+///
+/// Its state, attempts, last error and result.
 #[utoipa::path(get, path = "/tasks/{id}", tag = "tasks", params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The task", body = TaskBody),
-        (status = 400, description = "The id is not a UUID", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        IdErrors, ServerErrors,
     ))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-) -> Result<axum::Json<TaskBody>, ApiError> {
+) -> ApiResult<axum::Json<TaskBody>> {
     let task = controller::get(&state.db, id).await?;
     Ok(axum::Json(task.into()))
 }
