@@ -75,6 +75,8 @@ pub fn has_word(text: &str, word: &str) -> bool {
 /// the crate name in Rust code and paths, the package name elsewhere.
 pub fn liquefy(path: &Path, text: &str) -> String {
     let rust = path.extension().is_some_and(|e| e == "rs");
+    // Kubernetes names are DNS labels: `payments_api` must become `payments-api` there.
+    let kubernetes = path.starts_with("deploy/kubernetes");
     let mut out = String::with_capacity(text.len());
     let mut done = 0;
     for at in word_positions(text, SKELETON) {
@@ -84,6 +86,8 @@ pub fn liquefy(path: &Path, text: &str) -> String {
             "{{project-name}}"
         } else if rust || after.starts_with("::") {
             "{{crate_name}}"
+        } else if kubernetes {
+            "{{project-name | kebab_case}}"
         } else {
             "{{project-name}}"
         };
@@ -205,6 +209,10 @@ mod tests {
             "name = \"{{project-name}}\""
         );
         assert_eq!(liquefy(toml, "food"), "food");
+        assert_eq!(
+            liquefy(Path::new("deploy/kubernetes/app/api.yaml"), "name: foo-api"),
+            "name: {{project-name | kebab_case}}-api"
+        );
         let md = Path::new("README.md");
         assert_eq!(
             liquefy(md, "`foo serve` and foo::app"),

@@ -82,26 +82,81 @@ fn docker_answers() -> bool {
     }
 }
 
-/// Starts `image` at `tag` in a container and gives the host port that `port` is
-/// published on. The container is shared by every test of the binary, so never dropped:
-/// it outlives the run (testcontainers removes containers only on drop). Remove it with
-/// `docker rm -f`.
+/// Starts `image` in a container and gives the host port its server listens on. The
+/// image is `name:tag`, or what `TEST_{NAME}_IMAGE` says (`TEST_POSTGRES_IMAGE=postgres:15`:
+/// a mirror, a pinned version). With `TEST_CONTAINER_NETWORK=host` the container shares
+/// the host's network (for engines without a bridge network) and its server listens on a
+/// free port of 127.0.0.1; otherwise `port` is published on a free host port. The
+/// container is shared by every test of the binary, so never dropped: it outlives the run
+/// (testcontainers removes containers only on drop). Remove it with `docker rm -f`.
 pub async fn start_container<I: Image>(image: I, tag: &str, port: u16) -> u16 {
     use testcontainers_modules::testcontainers::ImageExt;
     use testcontainers_modules::testcontainers::runners::AsyncRunner;
 
     let name = image.name().to_owned();
-    let container = image
-        .with_tag(tag)
+    let (repository, tag) = chosen_image(&name, tag);
+    let request = image.with_name(repository.as_str()).with_tag(tag.as_str());
+    let shown = format!("{repository}:{tag}");
+    if std::env::var("TEST_CONTAINER_NETWORK").is_ok_and(|network| network == "host") {
+        let port = free_port();
+        let listen = port.to_string();
+        let request = request.with_network("host");
+        // The official images' ways of choosing the port and the address.
+        let request = match name.as_str() {
+            "postgres" => request.with_env_var("PGPORT", listen).with_cmd([
+                "-c",
+                "fsync=off",
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ]),
+            "redis" => request.with_cmd(["redis-server", "--port", &listen, "--bind", "127.0.0.1"]),
+            other => panic!("no way to run {other} on the host network"),
+        };
+        let container = request
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("start a {shown} container: {e:?}"));
+        std::mem::forget(container);
+        return port;
+    }
+    let container = request
         .start()
         .await
-        .unwrap_or_else(|e| panic!("start a {name} container: {e:?}"));
+        .unwrap_or_else(|e| panic!("start a {shown} container: {e:?}"));
     let port = container
         .get_host_port_ipv4(port)
         .await
         .expect("container port");
     std::mem::forget(container);
     port
+}
+
+/// The repository and tag to run for the image `name`: `TEST_{NAME}_IMAGE` when set
+/// (`repository[:tag]`, `latest` without a tag), else `name` at `tag`.
+fn chosen_image(name: &str, tag: &str) -> (String, String) {
+    let variable = format!("TEST_{}_IMAGE", name.to_ascii_uppercase());
+    match std::env::var(&variable) {
+        Ok(image) if !image.is_empty() => {
+            // A registry's port (`host:5000/postgres`) is not a tag.
+            let path = image.rfind('/').map_or(0, |at| at + 1);
+            match image[path..].rfind(':') {
+                Some(at) => (
+                    image[..path + at].to_owned(),
+                    image[path + at + 1..].to_owned(),
+                ),
+                None => (image, "latest".to_owned()),
+            }
+        }
+        _ => (name.to_owned(), tag.to_owned()),
+    }
+}
+
+/// A port of 127.0.0.1 that nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on 127.0.0.1")
 }
 
 /// Runs `work` to its end on a thread of its own, and says whether it succeeded: `Drop`
