@@ -1,5 +1,6 @@
 //! Database connections and the migration commands behind `db ...`.
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -30,8 +31,11 @@ fn plain_on_loopback(url: &str) -> Cow<'_, str> {
         return url.into();
     };
     let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
+    // `postgres:` is not a special scheme to `url`: an IPv4 address stays a name.
     let loopback = match parsed.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Domain(name)) => {
+            name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
