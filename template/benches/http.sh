@@ -7,9 +7,9 @@
 #
 # Needs wrk (Debian: apt-get install wrk) and a PostgreSQL; builds in release mode; a
 # database of its own is created and dropped. DURATION (seconds, default 10) per route;
-# POOL, the service's database connections (default 4: on a 2-core machine shared with
-# PostgreSQL and wrk, more connections only queue in PostgreSQL and stretch the p99).
-# On loopback TLS to PostgreSQL is turned off (sslmode=disable) unless the URL has a query.
+# POOL, the service's database connections (default: the service's own default). The
+# service runs with its defaults otherwise (on loopback it connects without TLS unless the
+# URL asks for it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,6 @@ name="bench_$$"
 database_url="${BENCH_DATABASE_URL%/*}/$name"
 case "$BENCH_DATABASE_URL" in
     *\?*) database_url="$database_url?${BENCH_DATABASE_URL#*\?}" ;;
-    *) database_url="$database_url?sslmode=disable" ;;
 esac
 admin_url="${BENCH_DATABASE_URL%%\?*}"
 psql -q "$admin_url" -c "CREATE DATABASE $name"
@@ -38,8 +37,8 @@ trap cleanup EXIT
 cargo build --release --quiet --bin foo
 binary="${CARGO_TARGET_DIR:-target}/release/foo"
 export APP_ENV=prod APP__DATABASE__URL="$database_url" APP__TASKS__EAGER=true \
-    APP__SERVER__HOST=127.0.0.1 APP__SERVER__PORT="$port" \
-    APP__DATABASE__MAX_CONNECTIONS="${POOL:-4}"
+    APP__SERVER__HOST=127.0.0.1 APP__SERVER__PORT="$port"
+if [ -n "${POOL:-}" ]; then export APP__DATABASE__MAX_CONNECTIONS="$POOL"; fi
 "$binary" db upgrade >/dev/null
 
 # Ready: from the start of the process to its first answer.
@@ -60,7 +59,7 @@ wrk.body = '{"name": "Grace Hopper", "age": 85}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-echo "wrk -t2 -c32 -d${duration}s; pool ${APP__DATABASE__MAX_CONNECTIONS}; prod config (JSON logs at info)"
+echo "wrk -t2 -c32 -d${duration}s; pool ${POOL:-default}; prod config (logs at info)"
 printf '%-22s %12s %10s\n' route "requests/s" "p99"
 run() {
     local label=$1; shift

@@ -1,19 +1,20 @@
 //! The service as a value: state, router and middleware, bound and ready to run.
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Request as HttpRequest, Response as HttpResponse};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::ServiceBuilderExt;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::MakeRequestUuid;
+use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -124,8 +125,8 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(server.request_timeout_secs);
     let body_limit = server.body_limit_bytes;
     let middleware = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn(count_request))
-        .set_x_request_id(MakeRequestUuid)
+        .layer(tower::layer::layer_fn(CountRequests))
+        .set_x_request_id(RequestIds)
         .propagate_x_request_id()
         .layer(
             TraceLayer::new_for_http()
@@ -168,17 +169,105 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
-/// Counts each request in the metrics by its route template and final status.
-async fn count_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    metrics::global().http(
-        &method,
-        route.as_ref().map(MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
+/// Gives each request without an `X-Request-Id` a random UUID (version 4), from a
+/// generator of this thread seeded by the system: no system call per request.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+thread_local! {
+    /// This thread's generator: a key and a counter's start, 128 bits from the system.
+    static SEED: std::cell::Cell<(u64, u64)> = std::cell::Cell::new({
+        let random = uuid::Uuid::new_v4().as_u128();
+        ((random >> 64) as u64, random as u64)
+    });
+}
+
+/// SplitMix64's step: a bijection, so distinct inputs give distinct outputs.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let (key, counter) = SEED.with(|seed| {
+            let (key, counter) = seed.get();
+            seed.set((key, counter.wrapping_add(0x9e37_79b9_7f4a_7c15)));
+            (key, counter)
+        });
+        // 128 bits from the key and the counter; a UUID v4 keeps 122 of them.
+        let first = mix(counter);
+        let second = mix(first ^ key);
+        let bytes = (u128::from(first) << 64 | u128::from(second)).to_be_bytes();
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        let text = id.hyphenated().encode_lower(&mut text);
+        axum::http::HeaderValue::from_str(text)
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Counts each request in the metrics by its route template and final status: a layer
+/// of its own rather than `from_fn`, which clones and boxes the whole stack below it on
+/// every request.
+#[derive(Clone)]
+struct CountRequests<S>(S);
+
+impl<S, B, R> Service<HttpRequest<B>> for CountRequests<S>
+where
+    S: Service<HttpRequest<B>, Response = HttpResponse<R>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = HttpResponse<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse<R>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            metrics::global().http(
+                &method,
+                route.as_ref().map(MatchedPath::as_str),
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_version_4_uuids() {
+        let request = Request::new(axum::body::Body::empty());
+        let ids: HashSet<String> = (0..10_000)
+            .map(|_| {
+                let id = RequestIds.make_request_id(&request).expect("an id");
+                id.header_value().to_str().expect("ASCII").to_owned()
+            })
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+            assert_eq!(uuid.hyphenated().to_string(), *id);
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! Database connections, whether the database answers, and the migration commands
 //! behind `db ...`.
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,7 +14,7 @@ use crate::config::DatabaseSettings;
 /// Opens the connection pool described by the settings.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let url = settings.url.as_ref().map_or("", |url| url.expose());
-    let mut options = ConnectOptions::new(url);
+    let mut options = ConnectOptions::new(plain_on_loopback(url));
     options
         .max_connections(settings.max_connections)
         .min_connections(settings.min_connections)
@@ -75,6 +77,35 @@ impl Availability {
     }
 }
 
+/// `url`, asking for no TLS when it names PostgreSQL on this machine's loopback and says
+/// nothing of TLS (no `sslmode`, no `PGSSLMODE`). Traffic on loopback never leaves the
+/// machine, so TLS protects nothing there, and it costs both sides CPU on every query
+/// (measured: README, "Benchmarks"). Any other URL is used as written.
+fn plain_on_loopback(url: &str) -> Cow<'_, str> {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return url.into();
+    };
+    let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
+    // `postgres:` is not a special scheme to `url`: an IPv4 address stays a name.
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(name)) => {
+            name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let chosen = parsed
+        .query_pairs()
+        .any(|(key, _)| key == "sslmode" || key == "ssl-mode")
+        || std::env::var_os("PGSSLMODE").is_some();
+    if !postgres || !loopback || chosen {
+        return url.into();
+    }
+    parsed.query_pairs_mut().append_pair("sslmode", "disable");
+    String::from(parsed).into()
+}
+
 /// Applies `steps` pending migrations, or all of them.
 pub async fn upgrade(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
     Migrator::up(db, steps).await
@@ -95,4 +126,36 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbEr
             (m.name().to_owned(), applied)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_on_loopback;
+
+    #[test]
+    fn tls_is_left_out_on_loopback_only_when_nothing_asks_for_it() {
+        // (Run without PGSSLMODE, as the tests are.)
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        for url in [
+            "postgres://u:p@127.0.0.1:5432/app",
+            "postgres://u:p@localhost/app",
+            "postgresql://u:p@[::1]:5432/app?application_name=x",
+        ] {
+            let plain = plain_on_loopback(url);
+            assert!(plain.starts_with(url), "{plain}");
+            assert!(plain.ends_with("sslmode=disable"), "{plain}");
+        }
+        for url in [
+            "postgres://u:p@db.internal:5432/app",
+            "postgres://u:p@10.0.0.7/app",
+            "postgres://u:p@127.0.0.1/app?sslmode=require",
+            "postgres://u:p@127.0.0.1/app?ssl-mode=verify-full",
+            "sqlite://dev.db?mode=rwc",
+            "",
+        ] {
+            assert_eq!(plain_on_loopback(url), url);
+        }
+    }
 }

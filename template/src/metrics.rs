@@ -2,11 +2,14 @@
 //! HTTP requests by route template and status, request latency, tasks by outcome, the
 //! queue's depth, dropped log lines and the process's memory.
 //!
-//! Counters live in one process-wide [`Metrics`]; recording takes an uncontended lock and
-//! no allocation once a route or task has been seen.
+//! Counters live in one process-wide [`Metrics`]. Counting a request takes no lock and
+//! allocates nothing once its thread has seen the route: each thread keeps the routes'
+//! counters it has used, and the counters are atomics that `/metrics` reads as they are.
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -16,8 +19,35 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The same bounds in nanoseconds, to place a request without floating point.
+const BUCKET_NANOS: [u64; 14] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
 /// The route label of requests no route matched (kept apart to bound the label values).
 pub const UNMATCHED: &str = "unmatched";
+
+/// Method labels, in the order they are rendered; any other method is `OTHER`.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
+
+/// HTTP status codes run from 100 to 999 (`http::StatusCode`).
+const FIRST_STATUS: u16 = 100;
+const STATUSES: usize = 900;
 
 /// What happened to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,35 +58,71 @@ pub enum TaskEvent {
     Retried,
 }
 
+/// Tells the [`Metrics`] values apart in the threads' caches (tests make their own).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
 /// All the metrics of the process.
-#[derive(Default)]
 pub struct Metrics {
-    routes: RwLock<HashMap<String, Arc<Mutex<RouteStats>>>>,
+    id: u64,
+    /// Every route seen, for `/metrics`; a thread looks here once per route.
+    routes: RwLock<BTreeMap<Box<str>, Arc<RouteStats>>>,
     tasks: Mutex<BTreeMap<String, [u64; 4]>>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            id: NEXT_ID.fetch_add(1, Relaxed),
+            routes: RwLock::default(),
+            tasks: Mutex::default(),
+        }
+    }
+}
+
+type RouteCache = HashMap<u64, HashMap<Box<str>, Arc<RouteStats>>>;
+
+thread_local! {
+    /// The routes' counters this thread has used, by metrics id and route.
+    static ROUTES: RefCell<RouteCache> = RefCell::default();
+}
+
+/// The counters of one route, by method (made on the method's first request).
 #[derive(Default)]
 struct RouteStats {
-    /// Requests by method and status.
-    requests: Vec<(&'static str, u16, u64)>,
-    /// Latency by method.
-    latency: Vec<(&'static str, Histogram)>,
+    methods: [OnceLock<Box<MethodStats>>; METHODS.len()],
 }
 
-#[derive(Default, Clone)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Requests of one method on one route: by status, and their latency.
+struct MethodStats {
+    statuses: [AtomicU64; STATUSES],
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[bucket] += 1;
+impl MethodStats {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            statuses: [const { AtomicU64::new(0) }; STATUSES],
+            buckets: [const { AtomicU64::new(0) }; BUCKETS.len()],
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        })
+    }
+
+    fn observe(&self, status: u16, elapsed: Duration) {
+        if let Some(counter) = status
+            .checked_sub(FIRST_STATUS)
+            .and_then(|index| self.statuses.get(usize::from(index)))
+        {
+            counter.fetch_add(1, Relaxed);
         }
-        self.count += 1;
-        self.sum += seconds;
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(bucket) = BUCKET_NANOS.iter().position(|bound| nanos <= *bound) {
+            self.buckets[bucket].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
     }
 }
 
@@ -77,41 +143,46 @@ impl Metrics {
     /// route template (`/v1/persons/{id}`), never the raw path.
     pub fn http(&self, method: &Method, route: Option<&str>, status: u16, elapsed: Duration) {
         let route = route.unwrap_or(UNMATCHED);
-        let stats = self
+        let method = method_index(method);
+        let observe = |stats: &RouteStats| {
+            stats.methods[method]
+                .get_or_init(MethodStats::new)
+                .observe(status, elapsed);
+        };
+        let cached = ROUTES.try_with(|routes| {
+            let mut routes = routes.borrow_mut();
+            let mine = routes.entry(self.id).or_default();
+            match mine.get(route) {
+                Some(stats) => observe(stats),
+                None => {
+                    let stats = self.route(route);
+                    observe(&stats);
+                    mine.insert(route.into(), stats);
+                }
+            }
+        });
+        // A thread being torn down has no cache left: count through the shared map.
+        if cached.is_err() {
+            observe(&self.route(route));
+        }
+    }
+
+    /// The counters of `route`, made on its first request.
+    fn route(&self, route: &str) -> Arc<RouteStats> {
+        let known = self
             .routes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(route)
             .cloned();
-        let stats = match stats {
-            Some(stats) => stats,
-            None => self
-                .routes
+        known.unwrap_or_else(|| {
+            self.routes
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
-                .entry(route.to_owned())
+                .entry(route.into())
                 .or_default()
-                .clone(),
-        };
-        let method = method_label(method);
-        let mut stats = lock(&stats);
-        match stats
-            .requests
-            .iter_mut()
-            .find(|(m, s, _)| *m == method && *s == status)
-        {
-            Some((_, _, count)) => *count += 1,
-            None => stats.requests.push((method, status, 1)),
-        }
-        let seconds = elapsed.as_secs_f64();
-        match stats.latency.iter_mut().find(|(m, _)| *m == method) {
-            Some((_, histogram)) => histogram.observe(seconds),
-            None => {
-                let mut histogram = Histogram::default();
-                histogram.observe(seconds);
-                stats.latency.push((method, histogram));
-            }
-        }
+                .clone()
+        })
     }
 
     /// Counts `count` tasks named `task` reaching `event`.
@@ -166,22 +237,24 @@ impl Metrics {
     }
 
     fn render_http(&self, out: &mut String) {
-        let routes: BTreeMap<String, Arc<Mutex<RouteStats>>> = self
+        let routes: Vec<(String, Arc<RouteStats>)> = self
             .routes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|(route, stats)| (route.clone(), stats.clone()))
+            .map(|(route, stats)| (escape(route), stats.clone()))
             .collect();
-        let snapshot: Vec<(String, RouteStats)> = routes
-            .into_iter()
-            .map(|(route, stats)| {
-                let stats = lock(&stats);
-                let copy = RouteStats {
-                    requests: stats.requests.clone(),
-                    latency: stats.latency.clone(),
-                };
-                (escape(&route), copy)
+        // (labels without status, stats) of every method seen on every route, by route.
+        let seen: Vec<(String, &MethodStats)> = routes
+            .iter()
+            .flat_map(|(route, stats)| {
+                METHODS
+                    .iter()
+                    .zip(&stats.methods)
+                    .filter_map(move |(method, stats)| {
+                        let labels = format!("method=\"{method}\",route=\"{route}\"");
+                        stats.get().map(|stats| (labels, &**stats))
+                    })
             })
             .collect();
         header(
@@ -190,10 +263,17 @@ impl Metrics {
             "counter",
             "HTTP requests answered, by method, route template and status.",
         );
-        for (route, stats) in &snapshot {
-            for (method, status, count) in &stats.requests {
-                let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
-                sample(out, "http_requests_total", &labels, count);
+        for (labels, stats) in &seen {
+            for (status, count) in (FIRST_STATUS..).zip(&stats.statuses) {
+                let count = count.load(Relaxed);
+                if count > 0 {
+                    sample(
+                        out,
+                        "http_requests_total",
+                        &format!("{labels},status=\"{status}\""),
+                        count,
+                    );
+                }
             }
         }
         header(
@@ -202,25 +282,20 @@ impl Metrics {
             "histogram",
             "Time from receiving a request to its response, by method and route template.",
         );
-        for (route, stats) in &snapshot {
-            for (method, histogram) in &stats.latency {
-                let labels = format!("method=\"{method}\",route=\"{route}\"");
-                let mut cumulative = 0;
-                let bucket = "http_request_duration_seconds_bucket";
-                for (bound, count) in BUCKETS.iter().zip(histogram.buckets) {
-                    cumulative += count;
-                    sample(out, bucket, &format!("{labels},le=\"{bound}\""), cumulative);
-                }
-                let count = histogram.count;
-                sample(out, bucket, &format!("{labels},le=\"+Inf\""), count);
-                sample(
-                    out,
-                    "http_request_duration_seconds_sum",
-                    &labels,
-                    histogram.sum,
-                );
-                sample(out, "http_request_duration_seconds_count", &labels, count);
+        for (labels, stats) in &seen {
+            let mut cumulative = 0;
+            let bucket = "http_request_duration_seconds_bucket";
+            for (bound, counter) in BUCKETS.iter().zip(&stats.buckets) {
+                cumulative += counter.load(Relaxed);
+                sample(out, bucket, &format!("{labels},le=\"{bound}\""), cumulative);
             }
+            // Requests still being counted may be in a bucket and not yet in the count:
+            // `+Inf` never shows less than the buckets.
+            let count = stats.count.load(Relaxed).max(cumulative);
+            sample(out, bucket, &format!("{labels},le=\"+Inf\""), count);
+            let sum = stats.sum_nanos.load(Relaxed) as f64 / 1e9;
+            sample(out, "http_request_duration_seconds_sum", labels, sum);
+            sample(out, "http_request_duration_seconds_count", labels, count);
         }
     }
 
@@ -275,17 +350,18 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The standard methods by name; any other is `OTHER` (label values stay bounded).
-fn method_label(method: &Method) -> &'static str {
+/// The index in [`METHODS`] of a standard method; any other is `OTHER` (label values
+/// stay bounded).
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::PATCH => 3,
+        Method::DELETE => 4,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
     }
 }
 

@@ -1,9 +1,12 @@
 //! Creating, reading, changing and deleting persons.
+use std::sync::OnceLock;
+
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement, Value,
 };
 
 use super::{Checks, Error, FieldError, Page, Paged};
@@ -54,6 +57,46 @@ impl From<PersonInput> for PersonChanges {
     }
 }
 
+/// The SQL of a read behind a busy route, written by sea-query once per backend instead of
+/// on every request; the values are bound per call, in the order `build` gives them.
+struct CachedSql {
+    build: fn(DbBackend) -> Statement,
+    postgres: OnceLock<String>,
+    sqlite: OnceLock<String>,
+}
+
+impl CachedSql {
+    const fn new(build: fn(DbBackend) -> Statement) -> Self {
+        Self {
+            build,
+            postgres: OnceLock::new(),
+            sqlite: OnceLock::new(),
+        }
+    }
+
+    fn statement<const N: usize>(&self, backend: DbBackend, values: [Value; N]) -> Statement {
+        let cell = match backend {
+            DbBackend::Postgres => &self.postgres,
+            DbBackend::Sqlite => &self.sqlite,
+            _ => return Statement::from_sql_and_values(backend, (self.build)(backend).sql, values),
+        };
+        let sql = cell.get_or_init(|| (self.build)(backend).sql).clone();
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+}
+
+/// A person by id (the primary key): the id.
+static BY_ID: CachedSql = CachedSql::new(|backend| Person::find_by_id(0).build(backend));
+
+/// A page of persons by id: the limit, then the offset.
+static PAGE: CachedSql = CachedSql::new(|backend| {
+    Person::find()
+        .order_by_asc(person::Column::Id)
+        .limit(0)
+        .offset(0)
+        .build(backend)
+});
+
 fn not_found(id: i64) -> Error {
     Error::NotFound {
         resource: "person",
@@ -77,7 +120,9 @@ pub async fn create(db: &DatabaseConnection, input: PersonInput) -> Result<perso
 
 /// Finds a person by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<person::Model, Error> {
-    Person::find_by_id(id)
+    let statement = BY_ID.statement(db.get_database_backend(), [id.into()]);
+    Person::find()
+        .from_raw_sql(statement)
         .one(db)
         .await?
         .ok_or_else(|| not_found(id))
@@ -87,12 +132,9 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<person::Model, Er
 pub async fn list(db: &DatabaseConnection, page: Page) -> Result<Paged<person::Model>, Error> {
     let offset = (page.number.saturating_sub(1)).saturating_mul(page.per_page);
     // One row more than asked tells whether a next page exists without counting.
-    let mut items = Person::find()
-        .order_by_asc(person::Column::Id)
-        .offset(offset)
-        .limit(page.per_page + 1)
-        .all(db)
-        .await?;
+    let values = [(page.per_page + 1).into(), offset.into()];
+    let statement = PAGE.statement(db.get_database_backend(), values);
+    let mut items = Person::find().from_raw_sql(statement).all(db).await?;
     let has_next = items.len() as u64 > page.per_page;
     items.truncate(page.per_page as usize);
     Ok(Paged {
@@ -179,6 +221,25 @@ mod tests {
         match result {
             Err(Error::Invalid(errors)) => errors.iter().map(|e| e.field).collect(),
             other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cached_statements_are_what_sea_query_builds() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            assert_eq!(
+                BY_ID.statement(backend, [7_i64.into()]),
+                Person::find_by_id(7).build(backend)
+            );
+            let page = Person::find()
+                .order_by_asc(person::Column::Id)
+                .limit(21)
+                .offset(40)
+                .build(backend);
+            assert_eq!(
+                PAGE.statement(backend, [21_u64.into(), 40_u64.into()]),
+                page
+            );
         }
     }
 

@@ -6,7 +6,7 @@
 //! through a bounded queue (`async: true`): then a slow or absent backend never holds up a
 //! request; lines that do not fit are dropped, counted (see [`lost_lines`], exported as
 //! `log_lines_dropped_total`) and reported every [`REPORT_EVERY`].
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ pub mod reporting;
 pub mod syslog;
 
 use net::{Lost, Reconnecting, Transport};
+
+/// The most a queued stream sink writes at once.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// How often dropped lines are reported in the log.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -100,7 +103,10 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     if log.stdout.enabled {
         let out = sink("stdout", log.stdout.nonblocking, log.stdout.queue_capacity);
         let ansi = std::io::stdout().is_terminal();
-        let layer = match out.queue(std::io::stdout(), &mut queues, &mut counters) {
+        // Through the queue, lines reach stdout in batches: one write for every line
+        // waiting, flushed as soon as the queue is empty (a lone line is never held back).
+        let batched = BufWriter::with_capacity(BATCH_BYTES, std::io::stdout());
+        let layer = match out.queue(batched, &mut queues, &mut counters) {
             Writer::Queued(writer) => fmt_layer(log.stdout.format, writer, ansi),
             Writer::Direct(_) => fmt_layer(log.stdout.format, std::io::stdout, ansi),
         };
