@@ -88,7 +88,15 @@ async fn main() -> Result<(), BoxError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    measure(&tasks, &db, workers, producers, "persons.add_one_year", birthdays).await
+    measure(
+        &tasks,
+        &db,
+        workers,
+        producers,
+        "persons.add_one_year",
+        birthdays,
+    )
+    .await
 }
 
 /// Schedules `calls`, one call each, from `producers` concurrent callers while `workers`
@@ -203,7 +211,9 @@ impl Cpu {
             let spent: u64 = later
                 .backends
                 .iter()
-                .map(|(pid, after)| after - self.backends.get(pid).copied().unwrap_or(0).min(*after))
+                .map(|(pid, after)| {
+                    after - self.backends.get(pid).copied().unwrap_or(0).min(*after)
+                })
                 .sum();
             line += &format!(", PostgreSQL backends {:.0} us", per_task(spent));
         }
@@ -221,7 +231,13 @@ fn ticks(pid: &str) -> Option<u64> {
 /// The CPU ticks of the backends connected to this database.
 async fn backends(db: &sea_orm::DatabaseConnection) -> std::collections::HashMap<i32, u64> {
     let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()";
-    let Ok(rows) = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await else {
+    let Ok(rows) = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+    else {
         return Default::default();
     };
     rows.iter()
