@@ -1,11 +1,15 @@
 //! Task throughput, end to end: `cargo bench --bench tasks`.
 //!
-//! For each of two tasks, `tasks.ping` (the queue alone) and `persons.add_one_year` (plus
-//! a transaction of its own), schedules `BENCH_TASKS` (default 20000) tasks through the
-//! controllers (rows written, messages pushed) while `BENCH_WORKERS` (default 1)
-//! in-process workers of `tasks.concurrency` each run them, until every row says
-//! succeeded. Uses the settings of `APP_ENV` (dev by default) with the usual overrides;
-//! PostgreSQL and Redis must be given:
+//! For each of two tasks, `tasks.ping` (the queue alone) and `persons.add_one_year` over
+//! 1,000 persons (a row lock and a commit of its own each), schedules `BENCH_TASKS`
+//! (default 20000) tasks one call each, as views do (`controllers::tasks::schedule_task`:
+//! a row written, a message pushed), from `BENCH_PRODUCERS` (default 32) concurrent
+//! callers, while `BENCH_WORKERS` (default 1) in-process workers of `tasks.concurrency`
+//! each run them, until every row says succeeded (for `add_one_year`, every increment is
+//! committed with it). `BENCH_PRODUCERS=1` schedules one task after the other, as Celery's
+//! yardstick does with `.delay()` in a loop; `BENCH_ONLY=persons.add_one_year` measures
+//! that task alone. Uses the settings of `APP_ENV` (dev by default) with the usual
+//! overrides; PostgreSQL and Redis must be given:
 //!
 //! ```text
 //! APP__DATABASE__URL=postgres://postgres:postgres@127.0.0.1/bench \
@@ -13,7 +17,7 @@
 //! ```
 use std::time::{Duration, Instant};
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 // The service's own items: a group apart, so that their order never depends on its name.
 use foo::config::Settings;
@@ -37,6 +41,7 @@ async fn main() -> Result<(), BoxError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let total = env_number("BENCH_TASKS", 20_000);
     let workers = env_number("BENCH_WORKERS", 1).max(1);
+    let producers = env_number("BENCH_PRODUCERS", 32).max(1);
     let mut settings = Settings::load()?;
     if settings.redis.url.is_none() {
         return Err(
@@ -54,14 +59,21 @@ async fn main() -> Result<(), BoxError> {
         "workers: {workers} x concurrency {}, database pool {}",
         settings.tasks.concurrency, settings.database.max_connections
     );
-    let pings = (0..total)
-        .map(|_| JobCall::new::<Ping>(()))
-        .collect::<Result<Vec<_>, _>>()?;
-    measure(&tasks, &db, workers, "tasks.ping", pings).await?;
+    let only = std::env::var("BENCH_ONLY").ok();
+    let measured = |name: &str| only.as_deref().is_none_or(|only| only == name);
+    if measured("tasks.ping") {
+        let pings = (0..total)
+            .map(|_| JobCall::new::<Ping>(()))
+            .collect::<Result<Vec<_>, _>>()?;
+        measure(&tasks, &db, workers, producers, "tasks.ping", pings).await?;
+    }
+    if !measured("persons.add_one_year") {
+        return Ok(());
+    }
 
-    // 100 birthdays per person keeps every age within bounds.
+    // 1,000 persons, as in Celery's yardstick (at most 150 years each: 150,000 tasks).
     let mut people = Vec::new();
-    for _ in 0..total.div_ceil(100) {
+    for _ in 0..total.clamp(1, 1000) {
         let input = persons::PersonInput {
             name: "Bench".into(),
             age: 0,
@@ -76,21 +88,30 @@ async fn main() -> Result<(), BoxError> {
             })
         })
         .collect::<Result<_, _>>()?;
-    measure(&tasks, &db, workers, "persons.add_one_year", birthdays).await
+    measure(
+        &tasks,
+        &db,
+        workers,
+        producers,
+        "persons.add_one_year",
+        birthdays,
+    )
+    .await
 }
 
-/// Schedules `calls` while `workers` workers run them; prints the enqueue rate and the
-/// end-to-end rate (from the first enqueue to the last success).
+/// Schedules `calls`, one call each, from `producers` concurrent callers while `workers`
+/// workers run them; prints the enqueue rate and the end-to-end rate (from the first
+/// enqueue to the last success).
 async fn measure(
     tasks: &Queue,
     db: &sea_orm::DatabaseConnection,
     workers: usize,
+    producers: usize,
     name: &str,
     calls: Vec<JobCall>,
 ) -> Result<(), BoxError> {
     let total = calls.len();
     // Workers first: enqueueing and running overlap, as they do in production.
-    let started = Instant::now();
     let mut stops = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..workers {
@@ -104,10 +125,28 @@ async fn measure(
         }));
         stops.push(stop);
     }
+    // Producer `p` schedules calls p, p + producers, ...
+    let mut shares: Vec<Vec<JobCall>> = vec![Vec::new(); producers.min(total.max(1))];
+    for (i, call) in calls.into_iter().enumerate() {
+        let share = i % shares.len();
+        shares[share].push(call);
+    }
+    let cpu = Cpu::now(db).await;
+    let started = Instant::now();
+    let mut scheduling = tokio::task::JoinSet::new();
+    for share in shares {
+        let tasks = tasks.clone();
+        scheduling.spawn(async move {
+            let mut ids = Vec::with_capacity(share.len());
+            for call in share {
+                ids.push(controller::schedule_task(&tasks, call, None).await?.id);
+            }
+            Ok::<_, foo::controllers::Error>(ids)
+        });
+    }
     let mut ids = Vec::with_capacity(total);
-    for batch in calls.chunks(500) {
-        let rows = controller::schedule_many(tasks, batch.to_vec(), None).await?;
-        ids.extend(rows.into_iter().map(|row| row.id));
+    while let Some(scheduled) = scheduling.join_next().await {
+        ids.extend(scheduled??);
     }
     let enqueue = started.elapsed();
     loop {
@@ -125,6 +164,7 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let end_to_end = started.elapsed();
+    let cpu = cpu.since(db, total).await;
     for stop in stops {
         let _ = stop.send(());
     }
@@ -134,11 +174,76 @@ async fn measure(
 
     let rate = |seconds: f64| total as f64 / seconds;
     println!(
-        "{name:<21} {total} tasks: enqueued at {:>6.0}/s, all succeeded at {:>6.0}/s end to end",
+        "{name:<21} {total} tasks, {producers:>2} producers: enqueued at {:>6.0}/s, all succeeded at {:>6.0}/s end to end",
         rate(enqueue.as_secs_f64()),
         rate(end_to_end.as_secs_f64()),
     );
+    println!("{:<21} {cpu}", "");
     Ok(())
+}
+
+/// CPU time (in clock ticks) of this process and of the PostgreSQL backends serving its
+/// database, read from `/proc` (Linux, PostgreSQL on this machine; otherwise left out).
+struct Cpu {
+    own: Option<u64>,
+    backends: std::collections::HashMap<i32, u64>,
+}
+
+impl Cpu {
+    async fn now(db: &sea_orm::DatabaseConnection) -> Self {
+        Self {
+            own: ticks("self"),
+            backends: backends(db).await,
+        }
+    }
+
+    /// What was spent since `self`, per task, as a line to print.
+    async fn since(self, db: &sea_orm::DatabaseConnection, tasks: usize) -> String {
+        let later = Self::now(db).await;
+        // Ticks are 1/100 s on Linux; in microseconds per task.
+        let per_task = |ticks: u64| ticks as f64 * 10_000.0 / tasks as f64;
+        let mut line = String::from("CPU per task:");
+        if let (Some(before), Some(after)) = (self.own, later.own) {
+            line += &format!(" this process {:.0} us", per_task(after - before));
+        }
+        if !later.backends.is_empty() {
+            // A backend opened during the run counts from zero.
+            let spent: u64 = later
+                .backends
+                .iter()
+                .map(|(pid, after)| {
+                    after - self.backends.get(pid).copied().unwrap_or(0).min(*after)
+                })
+                .sum();
+            line += &format!(", PostgreSQL backends {:.0} us", per_task(spent));
+        }
+        line
+    }
+}
+
+/// User and system CPU ticks of process `pid` (or `self`).
+fn ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The CPU ticks of the backends connected to this database.
+async fn backends(db: &sea_orm::DatabaseConnection) -> std::collections::HashMap<i32, u64> {
+    let sql = "SELECT pid FROM pg_stat_activity WHERE datname = current_database()";
+    let Ok(rows) = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+    else {
+        return Default::default();
+    };
+    rows.iter()
+        .filter_map(|row| row.try_get::<i32>("", "pid").ok())
+        .filter_map(|pid| Some((pid, ticks(&pid.to_string())?)))
+        .collect()
 }
 
 /// How many of `ids` succeeded.

@@ -14,7 +14,7 @@
 //!
 //! The engine knows no task of the service and calls no controller: controllers schedule
 //! through `controllers::tasks`, which calls [`Queue::schedule`].
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -34,12 +34,13 @@ mod runner;
 pub mod store;
 pub mod worker;
 
+use batch::Batcher;
 pub use broker::{Broker, Keys, QueueError};
 pub use job::{DEFAULT_MAX_RETRIES, Entry, Job, JobCall, JobContext, JobError, Registry};
 pub use message::{Encoded, InstanceId, Message};
 
 /// Why tasks could not be scheduled.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ScheduleError {
     /// Their rows could not be written.
     #[error("database error: {0}")]
@@ -56,7 +57,18 @@ pub struct Queue {
     broker: Option<Broker>,
     settings: Arc<TaskSettings>,
     registry: &'static Registry,
+    /// Writes the rows and pushes the messages of concurrent `schedule` calls together
+    /// (started on the first call, which runs on the runtime it will live on).
+    scheduler: Arc<OnceLock<Scheduler>>,
 }
+
+/// The rows and messages of one `schedule` call, written with those of concurrent calls.
+struct Scheduling {
+    rows: Vec<task::Model>,
+    messages: Vec<Message>,
+}
+
+type Scheduler = Batcher<Scheduling, Result<(), ScheduleError>>;
 
 impl Queue {
     /// Uses Redis when it is configured and `tasks.eager` is off. Does not wait for Redis:
@@ -77,6 +89,7 @@ impl Queue {
             broker,
             settings: Arc::new(settings.clone()),
             registry,
+            scheduler: Arc::default(),
         })
     }
 
@@ -115,6 +128,9 @@ impl Queue {
     /// statement, so that progress can be asked for at once, then hands the first task of
     /// each chain over in one push. Returns the rows in order (in eager mode, in their
     /// final state: they ran already).
+    ///
+    /// With Redis, calls made while another is being written share the next statement and
+    /// push (one commit for all): a lone call waits for nothing, a crowd shares trips.
     pub async fn schedule(
         &self,
         chains: Vec<Vec<JobCall>>,
@@ -138,36 +154,68 @@ impl Queue {
                 messages.push(first);
             }
         }
-        store::insert(&self.db, &rows).await?;
-        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        // Counted before they are queued: in eager mode they run right away.
-        count_scheduled(&rows);
-
-        if let Err(error) = self.submit(messages).await {
-            // Not queued, so never run: say so in the rows rather than leave them pending.
-            // A warning: the caller turns the error into its own ERROR (one report each).
-            tracing::warn!(%error, "cannot queue tasks");
-            let _ = store::fail_unqueued(&self.db, &ids, &error.to_string()).await;
-            return Err(error.into());
-        }
-        if self.is_eager() {
-            return Ok(store::find_many(&self.db, &ids).await?);
-        }
-        Ok(rows)
-    }
-
-    /// Hands written tasks over for execution: pushed to Redis, or run here and now.
-    async fn submit(&self, messages: Vec<Message>) -> Result<(), QueueError> {
-        match &self.broker {
-            Some(broker) => broker.push(&messages).await,
-            None => {
-                for message in messages {
-                    runner::run_eagerly(self, message).await;
-                }
-                Ok(())
+        let Some(broker) = &self.broker else {
+            store::insert(&self.db, &rows).await?;
+            // Counted before they run, as the worker's are.
+            count_scheduled(&rows);
+            for message in messages {
+                runner::run_eagerly(self, message).await;
             }
+            let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+            return Ok(store::find_many(&self.db, &ids).await?);
+        };
+        let scheduler = self.scheduler.get_or_init(|| {
+            let (db, broker) = (self.db.clone(), broker.clone());
+            Batcher::start(move |batch: Vec<Scheduling>| {
+                let (db, broker) = (db.clone(), broker.clone());
+                async move {
+                    let count = batch.len();
+                    let mut rows = Vec::new();
+                    let mut messages = Vec::new();
+                    for scheduling in batch {
+                        rows.extend(scheduling.rows);
+                        messages.extend(scheduling.messages);
+                    }
+                    vec![write_and_push(&db, &broker, &rows, &messages).await; count]
+                }
+            })
+        });
+        let scheduling = Scheduling {
+            rows: rows.clone(),
+            messages,
+        };
+        match scheduler.write(scheduling).await {
+            Some(written) => written.map(|()| rows),
+            None => Err(QueueError::Stopped("scheduler").into()),
         }
     }
+}
+
+/// Writes the rows of tasks, then pushes their messages; rows that cannot be queued are
+/// marked failed rather than left pending.
+async fn write_and_push(
+    db: &DatabaseConnection,
+    broker: &Broker,
+    rows: &[task::Model],
+    messages: &[Message],
+) -> Result<(), ScheduleError> {
+    let ids = || rows.iter().map(|row| row.id).collect::<Vec<Uuid>>();
+    if let Err(error) = store::insert(db, rows).await {
+        // Rows beyond one statement's worth may have been written: never leave them pending.
+        if rows.len() > store::CHUNK {
+            let _ = store::fail_unqueued(db, &ids(), &error.to_string()).await;
+        }
+        return Err(error.into());
+    }
+    count_scheduled(rows);
+    if let Err(error) = broker.push(messages).await {
+        // Not queued, so never run: say so in the rows rather than leave them pending.
+        // A warning: each caller turns the error into its own ERROR (one report each).
+        tracing::warn!(%error, "cannot queue tasks");
+        let _ = store::fail_unqueued(db, &ids(), &error.to_string()).await;
+        return Err(error.into());
+    }
+    Ok(())
 }
 
 /// Counts scheduled tasks, one metrics update per run of rows with the same name.

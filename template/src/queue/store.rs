@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -16,7 +18,7 @@ use crate::models::task::{self, Entity as TaskRow, State};
 
 /// Most ids or rows in one statement, well under the bind-parameter limits (SQLite:
 /// 32766, PostgreSQL: 65535).
-const CHUNK: usize = 1000;
+pub(super) const CHUNK: usize = 1000;
 
 /// The row of a task just scheduled; `chain` is the chain's id and the task's position.
 pub fn pending(
@@ -139,7 +141,7 @@ pub async fn start(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Start>
 /// Marks tasks started unless they finished already; returns the ids it marked.
 async fn mark_started(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Uuid>, DbErr> {
     let now = Utc::now();
-    let started = TaskRow::update_many()
+    let mut update = TaskRow::update_many()
         .col_expr(task::Column::State, Expr::value(State::Started))
         .col_expr(
             task::Column::Attempts,
@@ -147,11 +149,16 @@ async fn mark_started(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<Vec<Uui
         )
         .col_expr(task::Column::StartedAt, Expr::value(now))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
-        .filter(task::Column::Id.is_in(ids.to_vec()))
+        .filter(task::Column::Id.is_in(padded(ids)))
         .filter(task::Column::State.is_in([State::Pending, State::Retrying, State::Started]))
-        .exec_with_returning(db)
-        .await?;
-    Ok(started.into_iter().map(|row| row.id).collect())
+        .into_query();
+    // The ids alone: the rows' arguments and results need not travel back.
+    update.returning_col(task::Column::Id);
+    db.query_all(&update)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "id"))
+        .collect()
 }
 
 /// Records the success of several tasks, with their results, in one statement.
@@ -159,16 +166,18 @@ pub async fn mark_succeeded_many(
     db: &impl ConnectionTrait,
     results: &[(Uuid, Value)],
 ) -> Result<(), DbErr> {
-    let Some(((first_id, first_result), rest)) = results.split_first() else {
+    let Some((first, rest)) = results.split_first() else {
         return Ok(());
     };
-    let mut result = CaseStatement::new().case(
-        task::Column::Id.eq(*first_id),
-        Expr::value(first_result.clone()),
-    );
-    for (id, value) in rest {
+    let mut result =
+        CaseStatement::new().case(task::Column::Id.eq(first.0), Expr::value(first.1.clone()));
+    // Padded like the ids below: one statement text per size class.
+    let last = rest.last().unwrap_or(first);
+    let padding = std::iter::repeat_n(last, padded_len(results.len()) - results.len());
+    for (id, value) in rest.iter().chain(padding) {
         result = result.case(task::Column::Id.eq(*id), Expr::value(value.clone()));
     }
+    let ids: Vec<Uuid> = results.iter().map(|(id, _)| *id).collect();
     let now = Utc::now();
     TaskRow::update_many()
         .col_expr(task::Column::State, Expr::value(State::Succeeded))
@@ -176,10 +185,26 @@ pub async fn mark_succeeded_many(
         .col_expr(task::Column::LastError, Expr::value(Option::<String>::None))
         .col_expr(task::Column::UpdatedAt, Expr::value(now))
         .col_expr(task::Column::FinishedAt, Expr::value(now))
-        .filter(task::Column::Id.is_in(results.iter().map(|(id, _)| *id)))
+        .filter(task::Column::Id.is_in(padded(&ids)))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// `ids` with its last id repeated up to the next power of two. Batched writes list a
+/// varying number of ids, and each count is a statement of its own to prepare and cache
+/// per connection: padded, a few sizes serve every batch and stay prepared.
+fn padded(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut padded = Vec::with_capacity(padded_len(ids.len()));
+    padded.extend_from_slice(ids);
+    if let Some(&last) = ids.last() {
+        padded.resize(padded_len(ids.len()), last);
+    }
+    padded
+}
+
+fn padded_len(len: usize) -> usize {
+    len.next_power_of_two()
 }
 
 /// Records a failed attempt that will be retried.

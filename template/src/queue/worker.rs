@@ -1,11 +1,12 @@
 //! `worker`: takes tasks from the queue and runs them, `tasks.concurrency` at a time.
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::ClientLike;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use super::batch::Batcher;
@@ -50,6 +51,11 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
     // next tasks are at hand when a running one ends; `concurrency` of them run.
     let held = Arc::new(Semaphore::new(settings.concurrency * 2));
     let runners = Arc::new(Semaphore::new(settings.concurrency));
+    // While messages held here wait for a runner, nothing idles for want of a message:
+    // the next ones are asked for once a quarter of the holding capacity is free, in one
+    // trip, rather than one trip per task that ends.
+    let refill = (settings.concurrency / 2).max(1);
+    let waiting = Waiting::default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut running = JoinSet::new();
     let mut pause = Backoff::default();
@@ -64,6 +70,9 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
             hold = held.clone().acquire_owned() => hold,
         };
         let Ok(hold) = hold else { break };
+        if !waiting.until_refill(&held, refill, shutdown.as_mut()).await {
+            break;
+        }
         let free = 1 + held.available_permits();
         // Never cancelled half-way: a wait cut short could still move a message to this
         // worker after it stopped. It lasts at most WAIT.
@@ -74,6 +83,7 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
                 pause.reset();
                 in_flight.add(&taken);
                 let batch = read_batch(&broker, &id, taken, &in_flight).await;
+                waiting.add(batch.len());
                 let mut hold = Some(hold);
                 for (encoded, message) in batch {
                     let hold = hold
@@ -86,11 +96,16 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
                         broker: broker.clone(),
                         worker: id.clone(),
                     };
-                    let (runners, mut stopped, in_flight) =
-                        (runners.clone(), stopped.clone(), in_flight.clone());
+                    let (runners, mut stopped, in_flight, waiting) = (
+                        runners.clone(),
+                        stopped.clone(),
+                        in_flight.clone(),
+                        waiting.clone(),
+                    );
                     running.spawn(async move {
                         let Some(hold) = hold else {
                             // More taken than could be held: cannot happen, but never strand one.
+                            waiting.remove();
                             settle(|| handler.broker.give_back(&handler.worker, &encoded)).await;
                             in_flight.remove(&encoded);
                             return;
@@ -100,12 +115,14 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
                             // Stopping: not started, so left for `release` to give back.
                             _ = stopped.wait_for(|stop| *stop) => None,
                         };
+                        waiting.remove();
                         if let Some(run) = run {
                             handler.handle(&encoded, message).await;
                             in_flight.remove(&encoded);
                             drop(run);
                         }
                         drop(hold);
+                        waiting.changed();
                     });
                 }
             }
@@ -192,6 +209,50 @@ async fn upkeep(
             }
         }
         tokio::time::sleep(poll).await;
+    }
+}
+
+/// How many held messages wait for a runner, and a signal when that or the free holding
+/// capacity changes.
+#[derive(Clone, Default)]
+struct Waiting(Arc<(AtomicUsize, Notify)>);
+
+impl Waiting {
+    fn add(&self, count: usize) {
+        self.0.0.fetch_add(count, Ordering::AcqRel);
+    }
+
+    /// One of them got a runner (or will never run here).
+    fn remove(&self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.0.1.notify_waiters();
+    }
+
+    /// Holding one permit of `held`, waits until `refill` permits are free or nothing
+    /// waits for a runner (so a lone task is never kept waiting). False if `shutdown`
+    /// completed meanwhile.
+    async fn until_refill(
+        &self,
+        held: &Semaphore,
+        refill: usize,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> bool {
+        loop {
+            let changed = self.0.1.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if 1 + held.available_permits() >= refill || self.0.0.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            tokio::select! {
+                () = shutdown.as_mut() => return false,
+                () = changed => {}
+            }
+        }
     }
 }
 
