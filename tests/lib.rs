@@ -121,7 +121,9 @@ pub fn cargo_generate() -> PathBuf {
     })
 }
 
-/// Renders the template as `name` into a new folder below `into`.
+/// Renders the template as `name` into a new folder below `into`. `--no-workspace`: a
+/// render below this repository (`tests/deploy.rs` renders under `target/`) must not be
+/// added to the harness's workspace.
 pub fn render(name: &str, into: &Path, values_file: Option<&Path>) -> Output {
     let mut command = Command::new(cargo_generate());
     command
@@ -129,7 +131,9 @@ pub fn render(name: &str, into: &Path, values_file: Option<&Path>) -> Output {
         .arg("--path")
         .arg(repo_root())
         .arg("template")
-        .args(["--name", name, "--silent", "--vcs", "none", "--destination"])
+        .args(["--name", name, "--silent", "--vcs", "none"])
+        .arg("--no-workspace")
+        .arg("--destination")
         .arg(into);
     if let Some(file) = values_file {
         command.arg("--values-file").arg(file);
