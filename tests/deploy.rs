@@ -16,7 +16,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use starter_tests::{describe, on_path, render, repo_root, shared_target_dir};
+use starter_tests::{
+    builds_in_shared_target, describe, on_path, render, repo_root, shared_target_dir,
+};
 
 const PACKAGE: &str = "acme-billing";
 /// What the tests build; compose.yaml's own tag (`acme-billing:dev`) is added to it.
@@ -724,7 +726,8 @@ fn functional_tests_run_on_testcontainers() {
         .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let before = testcontainers();
     // A few of the tests: the persons API on PostgreSQL, and one queue test on Redis.
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command
         .args([
             "test",
             "--locked",
@@ -735,13 +738,11 @@ fn functional_tests_run_on_testcontainers() {
             "a_task_scheduled_over_the_api_is_run_by_a_worker",
         ])
         .current_dir(project)
-        .env("CARGO_TARGET_DIR", shared_target_dir())
         .env_remove("TEST_DATABASE_URL")
         .env_remove("TEST_REDIS_URL")
         .env("CI", "true")
-        .env("DOCKER_HOST", &host)
-        .output()
-        .expect("cargo runs");
+        .env("DOCKER_HOST", &host);
+    let output = builds_in_shared_target(project, &mut command);
     let started: Vec<String> = testcontainers()
         .into_iter()
         .filter(|id| !before.contains(id))

@@ -2,6 +2,7 @@
 //! into Liquid, and how to render and check a project.
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Mutex;
 
 /// The skeleton's name, replaced at generation.
 pub const SKELETON: &str = "foo";
@@ -163,9 +164,37 @@ pub fn shared_target_dir() -> PathBuf {
 /// Runs `cargo args...` in `dir` with the shared target folder, and returns its output
 /// whether it failed or not.
 pub fn cargo_output(dir: &Path, args: &[&str]) -> Output {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(args)
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(args).current_dir(dir);
+    builds_in_shared_target(dir, &mut command)
+}
+
+/// Runs `command`, a cargo command in the rendered project `dir`, with the shared target
+/// folder. Every rendered project has a workspace member named `migration` at the same
+/// place, and cargo names build outputs after a package's name and its path inside its
+/// own workspace: in a shared target folder two projects' `migration` crates are one, and
+/// cargo may take another project's build for this one's (it did: a project ran without
+/// its generated migrations). So the commands on rendered projects run one at a time, and
+/// each first forgets that crate's build (`cargo clean -p migration`: a few seconds).
+pub fn builds_in_shared_target(dir: &Path, command: &mut Command) -> Output {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let clean = Command::new(cargo)
+        .args(["clean", "--quiet", "--package", "migration"])
         .current_dir(dir)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        clean.status.success(),
+        "`cargo clean --package migration` failed in {}:\n{}",
+        dir.display(),
+        describe(&clean)
+    );
+    command
         .env("CARGO_TARGET_DIR", shared_target_dir())
         .output()
         .expect("cargo runs")
