@@ -268,9 +268,9 @@ fn second_release(starter: &Path) {
         )
         .expect("readme");
     }
-    std::fs::create_dir_all(template.join("docs")).expect("mkdir");
+    std::fs::create_dir_all(template.join("deploy")).expect("mkdir");
     std::fs::write(
-        template.join("docs/RUNBOOK.md"),
+        template.join("deploy/RUNBOOK.md"),
         "# Runbook\n\nWhat to do when the service does not answer.\n",
     )
     .expect("runbook");
@@ -451,7 +451,7 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
     for expected in [
         "Updating from the starter's v0.1.0 to v0.2.0",
         "conflicting  src/api/v1/persons.rs",
-        "diff --git a/docs/RUNBOOK.md b/docs/RUNBOOK.md",
+        "diff --git a/deploy/RUNBOOK.md b/deploy/RUNBOOK.md",
         "+<<<<<<< this project",
         "-  # A request still running after this many seconds gets a 408.",
         "Dry run: nothing was written",
@@ -471,7 +471,7 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
         "merged       Cargo.toml",
         "merged       config/default.yaml",
         "conflicting  src/api/v1/persons.rs",
-        "added        docs/RUNBOOK.md",
+        "added        deploy/RUNBOOK.md",
         "removed      .dockerignore",
         "kept         benches/http.sh",
         "2 taken, 2 merged, 1 conflicting, 1 added, 1 removed, 1 kept",
@@ -524,7 +524,7 @@ fn a_project_takes_in_a_later_release_by_a_three_way_merge() {
     assert!(
         read(&project, "README.md").contains("Release notes live in the starter's repository.")
     );
-    assert!(project.join("docs/RUNBOOK.md").is_file());
+    assert!(project.join("deploy/RUNBOOK.md").is_file());
     assert!(!project.join(".dockerignore").exists());
     assert!(read(&project, "benches/http.sh").contains("Our staging numbers"));
     if resource {
