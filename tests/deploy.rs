@@ -747,7 +747,7 @@ fn functional_tests_run_on_testcontainers() {
         .into_iter()
         .filter(|id| !before.contains(id))
         .collect();
-    let _started = RemoveOnDrop(started.clone());
+    let _started = Containers(started.clone());
     assert!(
         output.status.success(),
         "the functional tests on testcontainers:\n{}",
@@ -790,18 +790,6 @@ fn testcontainers() -> Vec<String> {
     .split_whitespace()
     .map(str::to_owned)
     .collect()
-}
-
-struct RemoveOnDrop(Vec<String>);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if !self.0.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(self.0.iter().map(String::as_str));
-            let _ = docker(&args);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -977,7 +965,8 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Containers of one test, named after it and this process, removed when dropped.
+/// Containers of one test (run by it, or started for it by testcontainers), removed when
+/// dropped.
 #[derive(Default)]
 struct Containers(Vec<String>);
 
