@@ -139,7 +139,7 @@ pub fn router(state: AppState) -> Router {
             api::error::json_error_bodies,
         ))
         // Outside the timeout: the drain has bounds of its own.
-        .layer(axum::middleware::from_fn(api::drain::drain_unread_body))
+        .layer(tower::layer::layer_fn(api::drain::DrainUnreadBody))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -2,9 +2,9 @@
 //! behind `db ...`.
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
@@ -20,9 +20,54 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .min_connections(settings.min_connections)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
         .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        // sqlx pings a pooled connection before each use by default: a round trip to the
+        // server for every query. Only the connections that may be broken are pinged.
+        .test_before_acquire(false)
+        .map_sqlx_postgres_before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if worth_testing(meta.idle_for) {
+                    sea_orm::sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         // sqlx logs every statement at INFO otherwise.
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
     Database::connect(options).await
+}
+
+/// A pooled connection unused for this long is pinged before its next query.
+const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// When a connection was last found broken, in milliseconds since [`CLOCK`] started (0:
+/// never). Connections idle since then may have broken the same way (a restarted server
+/// closes them all) and are pinged before their next query.
+static BROKEN_AT_MS: AtomicU64 = AtomicU64::new(0);
+static CLOCK: OnceLock<Instant> = OnceLock::new();
+
+fn clock_ms() -> u64 {
+    // Never 0, which means "never broke".
+    CLOCK.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// Notes that a connection to the database was found broken (or none could be had).
+pub fn connection_broke() {
+    BROKEN_AT_MS.store(clock_ms(), Ordering::Relaxed);
+}
+
+/// Whether a pooled connection idle for `idle_for` should be pinged before its next use:
+/// it sat idle long enough to have been dropped by the server or something between, or
+/// since before a connection was last found broken. One in use a moment ago, the usual
+/// case under load, goes straight to its query.
+fn worth_testing(idle_for: Duration) -> bool {
+    idle_since_break(idle_for, clock_ms(), BROKEN_AT_MS.load(Ordering::Relaxed))
+}
+
+/// [`worth_testing`] at `now_ms`, with the last break at `broke_ms` (0: never).
+fn idle_since_break(idle_for: Duration, now_ms: u64, broke_ms: u64) -> bool {
+    // (Rounded towards pinging: a millisecond either way costs one ping at most.)
+    idle_for >= TEST_IF_IDLE_FOR
+        || (broke_ms != 0 && idle_for.as_millis() as u64 + 2 >= now_ms.saturating_sub(broke_ms))
 }
 
 /// How often, while the database is known to be away, a ping checks whether it is back.
@@ -130,7 +175,22 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbEr
 
 #[cfg(test)]
 mod tests {
-    use super::plain_on_loopback;
+    use super::*;
+
+    #[test]
+    fn only_connections_idle_since_a_break_or_for_long_are_pinged() {
+        let ms = Duration::from_millis;
+        // No break yet: only long idleness counts.
+        assert!(!idle_since_break(ms(999), 5_000, 0));
+        assert!(idle_since_break(TEST_IF_IDLE_FOR, 5_000, 0));
+        // A break at 4,800 ms, now 5,000: idle since before it, or back in the pool since
+        // (it passed sqlx's ping on release).
+        assert!(idle_since_break(ms(250), 5_000, 4_800));
+        assert!(!idle_since_break(ms(10), 5_000, 4_800));
+        // The clock starts at 1: a break is never mistaken for "never".
+        connection_broke();
+        assert_ne!(BROKEN_AT_MS.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn tls_is_left_out_on_loopback_only_when_nothing_asks_for_it() {

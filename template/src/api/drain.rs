@@ -1,18 +1,20 @@
 //! Unread request bodies, drained before an error is answered: a client that writes its
 //! whole body before reading (Python's urllib and requests, many scripts) would otherwise
 //! get a connection reset instead of the 413 (or 415, 404 ...) the service answered.
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{Response as HttpResponse, StatusCode, header};
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
+use tower::Service;
 
 /// At most this much of an unread body is read and thrown away; a larger one is cut off.
 pub const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -23,28 +25,55 @@ pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
 /// [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`], before answering. A client that asked
 /// `Expect: 100-continue` and was refused before its body was read has sent none: it is
 /// told the status without being invited to send it.
-pub async fn drain_unread_body(request: Request, next: Next) -> Response {
-    if request.body().is_end_stream() {
-        // No body (most GETs): nothing to share.
-        return next.run(request).await;
+///
+/// A layer of its own rather than `from_fn`, which clones and boxes the whole stack below
+/// it on every request; a request without a body (most GETs) goes straight through.
+#[derive(Clone)]
+pub struct DrainUnreadBody<S>(pub S);
+
+impl<S, B> Service<Request> for DrainUnreadBody<S>
+where
+    S: Service<Request, Response = HttpResponse<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
     }
-    let (parts, body) = request.into_parts();
-    let waits_to_send = parts
-        .headers
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let shared = Shared::new(body);
-    let response = next
-        .run(Request::from_parts(parts, Body::new(shared.clone())))
-        .await;
-    // Unread and never invited: the client sends nothing more.
-    let invited = !waits_to_send || shared.was_read();
-    // A 408 went out because the body was too slow to come: not waited for any longer.
-    let status = response.status();
-    if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && invited {
-        shared.drain().await;
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.body().is_end_stream() {
+            // No body: nothing to share.
+            let response = self.0.call(request);
+            return Box::pin(async move { Ok(response.await?.map(Body::new)) });
+        }
+        let (parts, body) = request.into_parts();
+        let waits_to_send = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let shared = Shared::new(body);
+        let response = self
+            .0
+            .call(Request::from_parts(parts, Body::new(shared.clone())));
+        Box::pin(async move {
+            let response = response.await?;
+            // Unread and never invited: the client sends nothing more.
+            let invited = !waits_to_send || shared.was_read();
+            // A 408 went out because the body was too slow to come: not waited for any longer.
+            let status = response.status();
+            if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && invited {
+                shared.drain().await;
+            }
+            Ok(response.map(Body::new))
+        })
     }
-    response
 }
 
 /// The request body, shared: the handler reads it as usual, and what it leaves unread can

@@ -81,7 +81,7 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)
         .config(Config::default().validator_url("none"));
-    let outage = axum::middleware::from_fn_with_state(state.clone(), outage::guard);
+    let outage = outage::GuardLayer::new(state.database.clone(), state.db.clone());
     router
         .merge(docs)
         .merge(self::docs::router())

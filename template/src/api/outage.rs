@@ -1,29 +1,89 @@
 //! The database's outages as requests see them: while it is known to be away, the API's
 //! routes answer 503 at once, with `Retry-After`, instead of each waiting the pool's
 //! connect timeout (see [`crate::db::Availability`]).
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
+use sea_orm::DatabaseConnection;
+use tower::{Layer, Service};
 
-use super::AppState;
 use super::error::{ApiError, DatabaseAway};
+use crate::db::Availability;
 
-/// Answers the API's routes with a 503 while the database is known to be away, and
-/// notes an outage when a request finds it away. Monitoring (`/ready` checks for itself)
-/// and the docs do not need the database and pass.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let needs_database = request
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|route| is_api_version(route.as_str()));
-    if needs_database && state.database.is_down() {
-        return ApiError::database_away("known to be away").into_response();
+/// Answers the API's routes with a 503 while the database is known to be away, and notes
+/// an outage when a request finds it away. Monitoring (`/ready` checks for itself) and the
+/// docs do not need the database and pass.
+#[derive(Clone)]
+pub struct GuardLayer(Arc<Watch>);
+
+/// What the guard reads and reports to.
+struct Watch {
+    database: Availability,
+    db: DatabaseConnection,
+}
+
+impl GuardLayer {
+    pub fn new(database: Availability, db: DatabaseConnection) -> Self {
+        Self(Arc::new(Watch { database, db }))
     }
-    let response = next.run(request).await;
-    if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
-        state.database.report_down(&state.db, cause);
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            watch: self.0.clone(),
+        }
     }
-    response
+}
+
+/// The guard around one route: a service of its own rather than `from_fn`, which clones
+/// and boxes the route on every request.
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    watch: Arc<Watch>,
+}
+
+impl<S> Service<Request> for Guard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let needs_database = request
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|route| is_api_version(route.as_str()));
+        if needs_database && self.watch.database.is_down() {
+            let response = ApiError::database_away("known to be away").into_response();
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        let response = self.inner.call(request);
+        let watch = self.watch.clone();
+        Box::pin(async move {
+            let response = response.await?;
+            if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
+                watch.database.report_down(&watch.db, cause);
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// `/v1/...`, `/v2/...`: the routes of an API version.

@@ -48,6 +48,7 @@ impl Error {
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
         if unreachable(&error) {
+            crate::db::connection_broke();
             Self::unavailable(Dependency::Database, error)
         } else {
             Self::Database(error)

@@ -14,6 +14,7 @@ use tracing::{Metadata, Subscriber, subscriber::Interest};
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{self, RollingFileAppender};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -22,6 +23,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 use crate::config::{LogFilter, LogFormat, Rotation, Settings};
 
 pub mod gelf;
+mod json;
 pub mod net;
 pub mod record;
 pub mod reporting;
@@ -267,10 +269,8 @@ where
         // Every span's fields (`spans`, outermost first): the request id stays on lines
         // written inside nested spans.
         LogFormat::Json => layer
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
+            .fmt_fields(JsonFields::new())
+            .event_format(json::JsonLines)
             .boxed(),
     }
 }
