@@ -47,36 +47,12 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
-        if unreachable(&error) {
+        if crate::db::unreachable(&error) {
             crate::db::connection_broke();
             Self::unavailable(Dependency::Database, error)
         } else {
             Self::Database(error)
         }
-    }
-}
-
-/// Whether `error` says the database is away (not that the query is wrong): no connection
-/// to be had, or a connection that broke or that the server is shutting down.
-fn unreachable(error: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    use sea_orm::sqlx::Error as Sqlx;
-
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
-            match error.as_ref() {
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-                // SQLSTATE class 08 (connection exception), 57P01-57P03 (the server is
-                // shutting down, or starting: `admin_shutdown`, `crash_shutdown`,
-                // `cannot_connect_now`).
-                Sqlx::Database(error) => error.code().is_some_and(|code| {
-                    code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code)
-                }),
-                _ => false,
-            }
-        }
-        _ => false,
     }
 }
 

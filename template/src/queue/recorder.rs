@@ -22,9 +22,9 @@ pub enum RecordError {
 
 impl From<DbErr> for RecordError {
     fn from(error: DbErr) -> Self {
-        // These statements are fixed and valid: when one fails, the connection is the
-        // likely cause, and the pool's idle connections are checked before their next use.
-        crate::db::connection_broke();
+        if crate::db::unreachable(&error) {
+            crate::db::connection_broke();
+        }
         Self::Database(Arc::new(error))
     }
 }

@@ -44,7 +44,6 @@ where
         fields.result?;
         writer.write_str(",\"target\":")?;
         string(&mut writer, meta.target())?;
-        let in_span = event.parent().and_then(|id| ctx.span(id)).is_some();
         if let Some(leaf) = ctx.lookup_current() {
             writer.write_str(",\"spans\":[")?;
             for (n, span) in leaf.scope().from_root().enumerate() {
@@ -69,7 +68,7 @@ where
                 writer.write_char('}')?;
             }
             writer.write_char(']')?;
-        } else if in_span {
+        } else if event.parent().and_then(|id| ctx.span(id)).is_some() {
             // An explicit parent but nothing entered: the stock layout lists no spans.
             writer.write_str(",\"spans\":[]")?;
         }
