@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use starter_tests::{
-    builds_in_shared_target, describe, on_path, render, repo_root, shared_target_dir,
+    builds_in_shared_target, cargo, describe, on_path, render, repo_root, shared_target_dir,
 };
 
 const PACKAGE: &str = "acme-billing";
@@ -726,7 +726,7 @@ fn functional_tests_run_on_testcontainers() {
         .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let before = testcontainers();
     // A few of the tests: the persons API on PostgreSQL, and one queue test on Redis.
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command = cargo();
     command
         .args([
             "test",

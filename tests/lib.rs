@@ -161,10 +161,15 @@ pub fn shared_target_dir() -> PathBuf {
     }
 }
 
+/// The cargo that runs these tests (`cargo` from `PATH` outside them).
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
 /// Runs `cargo args...` in `dir` with the shared target folder, and returns its output
 /// whether it failed or not.
 pub fn cargo_output(dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command = cargo();
     command.args(args).current_dir(dir);
     builds_in_shared_target(dir, &mut command)
 }
@@ -181,8 +186,7 @@ pub fn builds_in_shared_target(dir: &Path, command: &mut Command) -> Output {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let clean = Command::new(cargo)
+    let clean = cargo()
         .args(["clean", "--quiet", "--package", "migration"])
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target_dir())
