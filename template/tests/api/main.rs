@@ -1,6 +1,7 @@
 //! Functional tests: the service runs on a random port and is called over HTTP. One file
 //! per feature; what they share is in `support/`.
 mod beat;
+mod benches;
 mod cli;
 mod cluster;
 mod docker;
