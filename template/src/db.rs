@@ -36,9 +36,20 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(options).await
 }
 
+/// Takes note of a failed statement: says whether `error` means the database is away
+/// (see [`unreachable`]), and if so marks the pool's idle connections suspect
+/// ([`connection_broke`]).
+pub fn note_failure(error: &DbErr) -> bool {
+    let away = unreachable(error);
+    if away {
+        connection_broke();
+    }
+    away
+}
+
 /// Whether `error` says the database is away (not that the query is wrong): no connection
 /// to be had, or a connection that broke or that the server is shutting down.
-pub fn unreachable(error: &DbErr) -> bool {
+fn unreachable(error: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     use sea_orm::sqlx::Error as Sqlx;
 

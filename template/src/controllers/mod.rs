@@ -47,8 +47,7 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
-        if crate::db::unreachable(&error) {
-            crate::db::connection_broke();
+        if crate::db::note_failure(&error) {
             Self::unavailable(Dependency::Database, error)
         } else {
             Self::Database(error)

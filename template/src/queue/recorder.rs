@@ -22,9 +22,7 @@ pub enum RecordError {
 
 impl From<DbErr> for RecordError {
     fn from(error: DbErr) -> Self {
-        if crate::db::unreachable(&error) {
-            crate::db::connection_broke();
-        }
+        crate::db::note_failure(&error);
         Self::Database(Arc::new(error))
     }
 }
