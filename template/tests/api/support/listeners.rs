@@ -383,9 +383,7 @@ impl TlsInput {
                 .is_ok_and(|status| status.success())
         });
         if !made {
-            let message = "no `openssl` to make test certificates: the TLS test is SKIPPED";
-            assert!(std::env::var_os("CI").is_none(), "{message} (CI is set)");
-            crate::support::notice(&format!("*** {message}."));
+            crate::support::skip("no `openssl` to make test certificates: the TLS test is SKIPPED");
             return None;
         }
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)

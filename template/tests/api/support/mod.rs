@@ -52,3 +52,9 @@ pub fn notice(text: &str) {
 
     let _ = writeln!(std::io::stderr(), "{text}");
 }
+
+/// Skips a test that lacks what `message` names, loudly; under `CI` that fails it instead.
+pub fn skip(message: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{message} (CI is set)");
+    notice(&format!("*** {message}."));
+}
