@@ -19,17 +19,13 @@ port=${PORT:-18080}
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 command -v psql >/dev/null || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 1; }
 
-name="bench_$$"
-database_url="${BENCH_DATABASE_URL%/*}/$name"
-case "$BENCH_DATABASE_URL" in
-    *\?*) database_url="$database_url?${BENCH_DATABASE_URL#*\?}" ;;
-esac
-admin_url="${BENCH_DATABASE_URL%%\?*}"
-psql -q "$admin_url" -c "CREATE DATABASE $name"
+# shellcheck source-path=SCRIPTDIR/..
+. benches/scratch_database.sh
+scratch_database "bench_$$"
 work=$(mktemp -d)
 cleanup() {
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+    drop_scratch_database
     rm -rf "$work"
 }
 trap cleanup EXIT

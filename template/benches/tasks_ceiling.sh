@@ -26,16 +26,12 @@ for tool in pgbench psql; do
     command -v "$tool" >/dev/null || { echo "$tool is needed (Debian: postgresql)" >&2; exit 1; }
 done
 
-name="ceiling_$$"
-database_url="${BENCH_DATABASE_URL%/*}/$name"
-case "$BENCH_DATABASE_URL" in
-    *\?*) database_url="$database_url?${BENCH_DATABASE_URL#*\?}" ;;
-esac
-admin_url="${BENCH_DATABASE_URL%%\?*}"
-psql -q "$admin_url" -c "CREATE DATABASE $name"
+# shellcheck source-path=SCRIPTDIR/..
+. benches/scratch_database.sh
+scratch_database "ceiling_$$"
 work=$(mktemp -d)
 cleanup() {
-    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+    drop_scratch_database
     rm -rf "$work"
 }
 trap cleanup EXIT
