@@ -56,7 +56,7 @@ fn json_lines(folder: &Path, text: &str) -> Vec<Value> {
         .collect()
 }
 
-fn find<'a>(spans: &'a [Received], wanted: impl Fn(&Received) -> bool) -> Option<&'a Received> {
+fn find(spans: &[Received], wanted: impl Fn(&Received) -> bool) -> Option<&Received> {
     spans.iter().find(|span| wanted(span))
 }
 
