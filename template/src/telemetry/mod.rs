@@ -42,8 +42,9 @@ pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// flushes them.
 #[must_use = "logs are lost when the guard is dropped"]
 pub struct Telemetry {
-    _queues: Vec<WorkerGuard>,
+    // Dropped in this order: the spans' last words still reach the log sinks.
     _traces: Option<trace::Exporting>,
+    _queues: Vec<WorkerGuard>,
     _sentry: Option<sentry::ClientInitGuard>,
 }
 
@@ -88,8 +89,8 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     if tracing::dispatcher::has_been_set() {
         // No second set of sink threads, sockets or Sentry client.
         return Ok(Telemetry {
-            _queues: Vec::new(),
             _traces: None,
+            _queues: Vec::new(),
             _sentry: None,
         });
     }
@@ -211,8 +212,8 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             .map_err(|e| TelemetryError(e.to_string()))?;
     }
     Ok(Telemetry {
-        _queues: queues,
         _traces: traces,
+        _queues: queues,
         _sentry: sentry,
     })
 }
