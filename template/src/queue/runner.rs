@@ -32,15 +32,15 @@ pub(super) async fn process(
     start: Start,
 ) -> Result<Outcome, RecordError> {
     // A child of the span that scheduled the task, when tracing.
-    let span = telemetry::trace::continued(message.trace.as_ref(), || {
-        tracing::info_span!(
-            "task",
-            request_id = message.request_id.as_deref().unwrap_or("-"),
-            task_id = %message.id,
-            task = %message.name,
-            attempt = message.attempt,
-        )
-    });
+    let parent = telemetry::trace::continue_from(message.trace.as_ref());
+    let span = tracing::info_span!(
+        "task",
+        request_id = message.request_id.as_deref().unwrap_or("-"),
+        task_id = %message.id,
+        task = %message.name,
+        attempt = message.attempt,
+    );
+    drop(parent);
     process_in_span(queue, recorder, message, start)
         .instrument(span)
         .await

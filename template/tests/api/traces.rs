@@ -386,7 +386,7 @@ async fn a_collector_that_refuses_or_never_answers_delays_no_request_and_drops_a
     let dropped = |metrics: &str, reason: &str| {
         sample(
             metrics,
-            &format!("trace_spans_dropped_total{{reason=\"{reason}\"}}"),
+            &["trace_spans_dropped_total{reason=\"", reason, "\"}"].concat(),
         )
     };
     let metrics = scrape(&silent_api).await;

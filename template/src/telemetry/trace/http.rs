@@ -26,7 +26,9 @@ impl<B, M: MakeSpan<B>> MakeSpan<B> for Continued<M> {
             .contains_key("traceparent")
             .then(|| extract(&HeaderExtractor(headers)))
             .filter(SpanContext::is_valid);
-        let span = layer::with_remote_parent(parent, || self.0.make_span(request));
+        let remote = layer::remote_parent(parent);
+        let span = self.0.make_span(request);
+        drop(remote);
         let agent = headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|value| value.to_str().ok());

@@ -210,25 +210,23 @@ thread_local! {
     static REMOTE_PARENT: RefCell<Option<SpanContext>> = const { RefCell::new(None) };
 }
 
-/// Runs `make_span` so that the first span it makes is a child of `parent` (when given),
-/// whatever span is current.
-pub(super) fn with_remote_parent<T>(
-    parent: Option<SpanContext>,
-    make_span: impl FnOnce() -> T,
-) -> T {
-    /// Clears the slot even if `make_span` panics.
-    struct Clear;
-    impl Drop for Clear {
-        fn drop(&mut self) {
-            REMOTE_PARENT.with(|slot| slot.borrow_mut().take());
-        }
+/// Makes the next span created on this thread, whatever span is current, a child of
+/// `parent` (when given), until the guard is dropped.
+pub(super) fn remote_parent(parent: Option<SpanContext>) -> RemoteParent {
+    if let Some(parent) = parent {
+        REMOTE_PARENT.with(|slot| *slot.borrow_mut() = Some(parent));
     }
-    let Some(parent) = parent else {
-        return make_span();
-    };
-    REMOTE_PARENT.with(|slot| *slot.borrow_mut() = Some(parent));
-    let _clear = Clear;
-    make_span()
+    RemoteParent(())
+}
+
+/// Forgets the remote parent of [`remote_parent`] if no span took it (even on a panic).
+#[must_use = "the parent applies until the guard is dropped"]
+pub struct RemoteParent(());
+
+impl Drop for RemoteParent {
+    fn drop(&mut self) {
+        REMOTE_PARENT.with(|slot| slot.borrow_mut().take());
+    }
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans; installed only when

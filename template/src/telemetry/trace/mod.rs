@@ -8,7 +8,7 @@
 //! ([`query`]: its kind and table, never its text or values). W3C Trace Context crosses
 //! the edges: an incoming `traceparent` continues the caller's trace ([`http`]), and a
 //! scheduled task carries the scheduling span's context in its message ([`current`],
-//! [`continued`]), so that the worker's run is that span's child, in another process.
+//! [`continue_from`]), so that the worker's run is that span's child, in another process.
 //!
 //! Spans leave in batches from a bounded queue, on a thread of their own ([`export`]): a
 //! collector that is down, slow or silent never holds a request or a task up; what does
@@ -32,7 +32,7 @@ mod layer;
 pub mod query;
 
 pub use export::Stats;
-pub use layer::SpanLayer;
+pub use layer::{RemoteParent, SpanLayer};
 use layer::{Shared, Traced};
 
 /// What every part of the tracing set-up shares; set once, when tracing is on.
@@ -105,14 +105,15 @@ pub fn current() -> Option<TraceContext> {
     })
 }
 
-/// Runs `make_span` so that the span it makes continues `parent`, a context carried from
-/// another process (unless it is invalid, or tracing is off).
-pub fn continued<T>(parent: Option<&TraceContext>, make_span: impl FnOnce() -> T) -> T {
+/// Makes the next span created on this thread continue `parent`, a context carried from
+/// another process (unless it is invalid, or tracing is off), until the guard is dropped:
+/// create the span, then drop the guard.
+pub fn continue_from(parent: Option<&TraceContext>) -> RemoteParent {
     let remote = parent
         .filter(|_| is_on())
         .map(|carried| extract(&Carried(carried)))
         .filter(SpanContext::is_valid);
-    layer::with_remote_parent(remote, make_span)
+    layer::remote_parent(remote)
 }
 
 /// The W3C Trace Context in `headers` (`traceparent`, `tracestate`), as the standard

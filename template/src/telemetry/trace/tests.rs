@@ -59,15 +59,15 @@ fn a_request_continues_its_callers_trace_and_follows_the_http_conventions() {
     };
     let mut carried = None;
     let spans = traced(0.0, || {
-        let request = continued(Some(&caller), || {
-            tracing::info_span!(
-                "request",
-                request_id = "r-1",
-                method = %"POST",
-                uri = %"/v1/persons/7/birthday?token=s3cret",
-                route = "/v1/persons/{id}/birthday",
-            )
-        });
+        let parent = continue_from(Some(&caller));
+        let request = tracing::info_span!(
+            "request",
+            request_id = "r-1",
+            method = %"POST",
+            uri = %"/v1/persons/7/birthday?token=s3cret",
+            route = "/v1/persons/{id}/birthday",
+        );
+        drop(parent);
         with_traced(&request, |traced| traced.http_status(503));
         let _entered = request.enter();
         tracing::info!("an info line is not an event of the span");
@@ -127,14 +127,14 @@ fn a_request_continues_its_callers_trace_and_follows_the_http_conventions() {
     );
     assert_eq!(carried.tracestate, "vendor=opaque");
     let spans = traced(0.0, || {
-        let task = continued(Some(&carried), || {
-            tracing::info_span!(
-                "task",
-                task = "persons.add_one_year",
-                task_id = "t-1",
-                attempt = 2_u32
-            )
-        });
+        let parent = continue_from(Some(&carried));
+        let task = tracing::info_span!(
+            "task",
+            task = "persons.add_one_year",
+            task_id = "t-1",
+            attempt = 2_u32
+        );
+        drop(parent);
         drop(task);
     });
     assert_eq!(spans.len(), 1);
@@ -165,7 +165,9 @@ fn a_sampled_out_trace_records_nothing_and_says_so_downstream() {
 
     // A caller's "not sampled" holds too, and is followed by the task it schedules.
     let spans = traced(1.0, || {
-        let task = continued(Some(&carried), || tracing::info_span!("task", task = "x"));
+        let parent = continue_from(Some(&carried));
+        let task = tracing::info_span!("task", task = "x");
+        drop(parent);
         let _entered = task.enter();
         tracing::info_span!("child").in_scope(|| {});
     });
