@@ -81,7 +81,9 @@ pub fn init(
 /// A span's W3C Trace Context, as a task's message carries it to the worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceContext {
+    /// `00-{trace id}-{span id}-{flags}`, as in the W3C `traceparent` header.
     pub traceparent: String,
+    /// Vendors' entries, as in the `tracestate` header; often empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tracestate: String,
 }
@@ -146,7 +148,9 @@ impl Extractor for Carried<'_> {
 /// The ids a log line written in a traced span carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogIds {
+    /// The trace's id (32 hex digits when printed).
     pub trace_id: TraceId,
+    /// The id of the span the line was written in (16 hex digits).
     pub span_id: opentelemetry::trace::SpanId,
 }
 

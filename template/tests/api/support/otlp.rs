@@ -21,6 +21,7 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// One span as received, with the attributes of the process that sent it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The resource attributes (`service.name`, `process.pid` ...), as text.
     pub resource: HashMap<String, String>,
     pub span: Span,
 }
@@ -34,10 +35,12 @@ impl Received {
         SpanKind::try_from(self.span.kind).unwrap_or(SpanKind::Unspecified)
     }
 
+    /// The trace id, in hex as in a `traceparent`.
     pub fn trace_id(&self) -> String {
         hex(&self.span.trace_id)
     }
 
+    /// The span id, in hex.
     pub fn span_id(&self) -> String {
         hex(&self.span.span_id)
     }
@@ -63,6 +66,7 @@ impl Received {
 pub struct Spans(Arc<Mutex<Vec<Received>>>);
 
 impl Spans {
+    /// Every span received so far.
     pub fn all(&self) -> Vec<Received> {
         self.0.lock().expect("spans").clone()
     }
@@ -81,6 +85,7 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
+    /// Listens on a free port of 127.0.0.1.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind TCP");
         let address = listener.local_addr().expect("address");
@@ -105,6 +110,7 @@ pub struct BlackHole {
 }
 
 impl BlackHole {
+    /// Listens on a free port of 127.0.0.1.
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind TCP");
         let address = listener.local_addr().expect("address");
