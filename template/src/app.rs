@@ -22,7 +22,7 @@ use tracing::Level;
 use crate::api::{self, AppState};
 use crate::config::Settings;
 use crate::queue::{Queue, QueueError};
-use crate::{db, metrics, tasks};
+use crate::{db, metrics, tasks, telemetry};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +130,11 @@ pub fn router(state: AppState) -> Router {
         .propagate_x_request_id()
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                // With tracing on: the caller's traceparent continued, the status recorded.
+                .make_span_with(telemetry::trace::http::Continued(request_span))
+                .on_response(telemetry::trace::http::RecordStatus(
+                    DefaultOnResponse::new().level(Level::INFO),
+                ))
                 // A 5xx is logged (and reported) once, where it is made: see api::error.
                 .on_failure(()),
         )

@@ -10,6 +10,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseSettings;
+use crate::telemetry;
 
 /// Opens the connection pool described by the settings.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
@@ -33,7 +34,12 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         })
         // sqlx logs every statement at INFO otherwise.
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
-    Database::connect(options).await
+    let mut connection = Database::connect(options).await?;
+    if telemetry::trace::is_on() {
+        // A span per statement run in a traced request or task.
+        connection.set_metric_callback(telemetry::trace::query::record);
+    }
+    Ok(connection)
 }
 
 /// Takes note of a failed statement: says whether `error` means the database is away

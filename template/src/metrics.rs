@@ -224,6 +224,28 @@ impl Metrics {
                 sample(&mut out, "log_lines_dropped_total", &labels, count);
             }
         }
+        if let Some(spans) = crate::telemetry::trace::stats() {
+            header(
+                &mut out,
+                "trace_spans_exported_total",
+                "counter",
+                "Spans the trace collector accepted.",
+            );
+            sample(&mut out, "trace_spans_exported_total", "", spans.exported);
+            header(
+                &mut out,
+                "trace_spans_dropped_total",
+                "counter",
+                "Spans dropped: the export queue was full, or their export failed.",
+            );
+            for (reason, count) in [
+                ("queue_full", spans.queue_full),
+                ("export_failed", spans.export_failed),
+            ] {
+                let labels = format!("reason=\"{reason}\"");
+                sample(&mut out, "trace_spans_dropped_total", &labels, count);
+            }
+        }
         if let Some(bytes) = resident_memory() {
             header(
                 &mut out,

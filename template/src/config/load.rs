@@ -98,6 +98,7 @@ impl Settings {
                 })?;
             figment = figment.merge(Yaml::string(&document));
         }
+        figment = figment.merge(super::otel::variables(vars)?);
         figment = figment.merge(overrides(vars));
 
         let mut settings: Settings = figment.extract()?;
@@ -129,10 +130,21 @@ fn overrides(vars: &HashMap<String, String>) -> Figment {
 }
 
 /// One override variable, as a figment source whose errors name the variable.
-struct EnvVar {
+pub(super) struct EnvVar {
     name: String,
     key: String,
     value: figment::value::Value,
+}
+
+impl EnvVar {
+    /// Variable `name` setting `key` (dotted) to `value`.
+    pub(super) fn new(name: &str, key: &str, value: figment::value::Value) -> Self {
+        Self {
+            name: name.to_owned(),
+            key: key.to_owned(),
+            value,
+        }
+    }
 }
 
 impl figment::Provider for EnvVar {

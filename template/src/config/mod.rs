@@ -18,6 +18,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod load;
+mod otel;
 pub mod secret;
 mod validate;
 pub mod values;
@@ -25,8 +26,8 @@ pub mod values;
 pub use load::ConfigError;
 pub use secret::{Secret, SecretUrl};
 pub use values::{
-    Address, CronPattern, DatabaseUrl, ExtraFields, Facility, LogFilter, RedisUrl, SentryDsn,
-    SyslogAddress,
+    Address, CronPattern, DatabaseUrl, ExportHeaders, ExtraFields, Facility, LogFilter,
+    OtlpEndpoint, RedisUrl, SentryDsn, SyslogAddress,
 };
 
 /// Names the environment: `dev` (the default), `test` or `prod`.
@@ -95,6 +96,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub log: LogSettings,
     pub sentry: SentrySettings,
+    pub trace: TraceSettings,
     pub metrics: MetricsSettings,
     pub redis: RedisSettings,
     pub tasks: TaskSettings,
@@ -328,6 +330,36 @@ pub struct SentrySettings {
     pub environment: Option<String>,
     /// Share of errors sent, from 0.0 to 1.0.
     pub sample_rate: f32,
+}
+
+/// Distributed traces, exported over OTLP/HTTP (protobuf) to Jaeger, Tempo or any
+/// OpenTelemetry collector. The standard `OTEL_*` variables set these keys too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector: `http://host:4318` (`/v1/traces` is added) or the full URL of its
+    /// traces endpoint. Without one nothing is traced and nothing is spent on it.
+    pub endpoint: Option<OtlpEndpoint>,
+    /// Sent with every export (an API key ...); their values never print.
+    pub headers: ExportHeaders,
+    /// Share of new traces recorded, from 0.0 to 1.0.
+    pub sample_ratio: f64,
+    /// Follow the caller's decision when a request or a task comes with a trace context.
+    pub parent_based: bool,
+    /// `service.name`; defaults to the service's name.
+    pub service_name: Option<String>,
+    /// More resource attributes (`deployment.environment.name`, `service.namespace` ...).
+    pub resource_attributes: BTreeMap<String, String>,
+    /// An export not answered after this long fails (its spans are counted dropped).
+    pub timeout_ms: u64,
+    /// Finished spans waiting for export; when it is full, new ones are dropped.
+    pub queue_capacity: usize,
+    /// Most spans sent in one export.
+    pub batch_size: usize,
+    /// Longest a finished span waits for its batch to leave.
+    pub batch_delay_ms: u64,
+    /// At exit, how long the spans still queued may take to leave.
+    pub shutdown_timeout_ms: u64,
 }
 
 /// Prometheus metrics.

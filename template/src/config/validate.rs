@@ -47,6 +47,7 @@ impl Settings {
             return fail("api.default_per_page must be between 1 and api.max_per_page".into());
         }
         self.validate_log()?;
+        self.validate_trace()?;
         self.validate_tasks()
     }
 
@@ -66,6 +67,30 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.sentry.sample_rate) {
             return Err(ConfigError::new(
                 "sentry.sample_rate must be between 0.0 and 1.0",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_trace(&self) -> Result<(), ConfigError> {
+        let trace = &self.trace;
+        if !(0.0..=1.0).contains(&trace.sample_ratio) {
+            return Err(ConfigError::new(
+                "trace.sample_ratio must be between 0.0 and 1.0",
+            ));
+        }
+        let positive = [
+            ("trace.timeout_ms", trace.timeout_ms),
+            ("trace.queue_capacity", trace.queue_capacity as u64),
+            ("trace.batch_size", trace.batch_size as u64),
+            ("trace.batch_delay_ms", trace.batch_delay_ms),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::new(format!("{key} must be at least 1")));
+        }
+        if trace.service_name.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::new(
+                "trace.service_name must not be empty (leave it out instead)",
             ));
         }
         Ok(())

@@ -436,6 +436,115 @@ impl Serialize for ExtraFields {
     }
 }
 
+/// `trace.endpoint`: an OTLP/HTTP collector, `http://host:4318` or the full URL of its
+/// traces endpoint (`.../v1/traces`).
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct OtlpEndpoint {
+    url: SecretUrl,
+    traces: String,
+}
+
+impl OtlpEndpoint {
+    /// The path OTLP/HTTP collectors take traces on.
+    pub const TRACES_PATH: &'static str = "/v1/traces";
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = SecretUrl::parse(text)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or("must be an http:// or https:// URL, such as http://collector:4318")?;
+        let base = text.trim_end_matches('/');
+        let traces = if base.ends_with(Self::TRACES_PATH) {
+            base.to_owned()
+        } else {
+            format!("{base}{}", Self::TRACES_PATH)
+        };
+        Ok(Self { url, traces })
+    }
+
+    /// Where spans are posted, credentials included.
+    pub fn traces_url(&self) -> &str {
+        &self.traces
+    }
+}
+
+impl fmt::Debug for OtlpEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.url, f)
+    }
+}
+
+impl Serialize for OtlpEndpoint {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.url.serialize(serializer)
+    }
+}
+
+impl TryFrom<String> for OtlpEndpoint {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+/// `trace.headers`: HTTP headers sent with every export. Their values are credentials
+/// (API keys, tokens) as often as not, so none of them prints;
+/// [`ExportHeaders::exposed`] gives them.
+#[derive(Clone, Default, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>")]
+pub struct ExportHeaders(BTreeMap<String, String>);
+
+impl ExportHeaders {
+    /// Every header with its real value, for the exporter.
+    pub fn exposed(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    fn printable(&self) -> BTreeMap<&str, &str> {
+        self.0
+            .keys()
+            .map(|name| (name.as_str(), REDACTED))
+            .collect()
+    }
+}
+
+impl TryFrom<BTreeMap<String, String>> for ExportHeaders {
+    type Error = String;
+
+    fn try_from(headers: BTreeMap<String, String>) -> Result<Self, String> {
+        // RFC 9110: a name is a token; a value is visible characters, spaces and tabs.
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if let Some(name) = headers
+            .keys()
+            .find(|name| name.is_empty() || !name.chars().all(token))
+        {
+            return Err(format!(": {name:?} is not an HTTP header name"));
+        }
+        let text = |c: char| c == ' ' || c == '\t' || c.is_ascii_graphic();
+        if let Some((name, _)) = headers.iter().find(|(_, value)| !value.chars().all(text)) {
+            // The value is not repeated: it is likely a credential.
+            return Err(format!(".{name} is not a valid HTTP header value"));
+        }
+        Ok(Self(headers))
+    }
+}
+
+impl fmt::Debug for ExportHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.printable()).finish()
+    }
+}
+
+impl Serialize for ExportHeaders {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.printable().serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,6 +601,43 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         assert!(!serde_json::to_string(&url).unwrap().contains("s3cret"));
         assert_eq!(url.client_config().password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn otlp_endpoints_get_the_traces_path_once() {
+        let traces = |text: &str| OtlpEndpoint::parse(text).map(|e| e.traces_url().to_owned());
+        assert_eq!(
+            traces("http://jaeger:4318").as_deref(),
+            Ok("http://jaeger:4318/v1/traces")
+        );
+        assert_eq!(
+            traces("https://otlp.example.com/otlp/").as_deref(),
+            Ok("https://otlp.example.com/otlp/v1/traces")
+        );
+        assert_eq!(
+            traces("http://collector:4318/v1/traces").as_deref(),
+            Ok("http://collector:4318/v1/traces")
+        );
+        assert!(traces("grpc://collector:4317").is_err());
+        assert!(traces("collector:4318").is_err());
+    }
+
+    #[test]
+    fn export_headers_print_without_their_values() {
+        let headers = ExportHeaders::try_from(BTreeMap::from([(
+            "x-api-key".to_owned(),
+            "s3cret".to_owned(),
+        )]))
+        .unwrap();
+        let printed = format!("{headers:?} {}", serde_json::to_string(&headers).unwrap());
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("x-api-key"), "{printed}");
+        assert!(headers.exposed().any(|h| h == ("x-api-key", "s3cret")));
+        let bad = |name: &str, value: &str| {
+            ExportHeaders::try_from(BTreeMap::from([(name.to_owned(), value.to_owned())])).is_err()
+        };
+        assert!(bad("x api key", "v"));
+        assert!(bad("x-api-key", "line\nbreak"));
     }
 
     #[test]

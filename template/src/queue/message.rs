@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::JobCall;
+use crate::telemetry::{self, trace::TraceContext};
 
 /// One attempt of a task, as carried by the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,10 +23,15 @@ pub struct Message {
     /// The tasks to run after this one succeeds, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Message>,
+    /// The trace of the span that scheduled the task (tracing on): the worker's run of
+    /// the task, each attempt, is that span's child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 impl Message {
-    /// The first attempt of task `id`, a call of its job (a chain's rest is added after).
+    /// The first attempt of task `id`, a call of its job (a chain's rest is added after),
+    /// in the trace of the current span.
     pub fn first(call: JobCall, id: Uuid, request_id: Option<String>) -> Self {
         Self {
             id,
@@ -35,6 +41,7 @@ impl Message {
             max_retries: call.max_retries,
             request_id,
             chain: Vec::new(),
+            trace: telemetry::trace::current(),
         }
     }
 

@@ -11,6 +11,7 @@ use super::{JobContext, JobError, Message, Queue};
 use crate::config::TaskSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task::State;
+use crate::telemetry;
 
 /// What the queue should do with a message once it has been handled.
 #[derive(Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub(super) async fn process(
     message: &Message,
     start: Start,
 ) -> Result<Outcome, RecordError> {
+    // A child of the span that scheduled the task, when tracing.
+    let parent = telemetry::trace::continue_from(message.trace.as_ref());
     let span = tracing::info_span!(
         "task",
         request_id = message.request_id.as_deref().unwrap_or("-"),
@@ -37,6 +40,7 @@ pub(super) async fn process(
         task = %message.name,
         attempt = message.attempt,
     );
+    drop(parent);
     process_in_span(queue, recorder, message, start)
         .instrument(span)
         .await
@@ -202,6 +206,7 @@ mod tests {
             max_retries: 3,
             request_id: None,
             chain: Vec::new(),
+            trace: None,
         };
         let mut first = task("a");
         first.chain = vec![task("b"), task("c")];

@@ -1,5 +1,7 @@
 //! JSON log lines: tracing-subscriber's JSON layout (the event's fields flattened, then
-//! `target`, then `spans` outermost first), written straight into the line.
+//! `target`, then `spans` outermost first), written straight into the line; with tracing
+//! on, `trace_id` and `span_id` come after `target` in lines written inside a recorded
+//! trace.
 //!
 //! The stock formatter parses each span's stored fields back into a map on every line it
 //! writes, to serialize them again; here the stored text (already a JSON object, written
@@ -44,7 +46,20 @@ where
         fields.result?;
         writer.write_str(",\"target\":")?;
         string(&mut writer, meta.target())?;
-        if let Some(leaf) = ctx.lookup_current() {
+        let leaf = ctx.lookup_current();
+        // With tracing on, the line joins its trace (`trace_id`, `span_id`); off, nothing
+        // is looked up.
+        if let Some(ids) = leaf
+            .as_ref()
+            .and_then(|leaf| super::trace::log_ids(leaf.scope()))
+        {
+            write!(
+                writer,
+                ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                ids.trace_id, ids.span_id
+            )?;
+        }
+        if let Some(leaf) = leaf {
             writer.write_str(",\"spans\":[")?;
             for (n, span) in leaf.scope().from_root().enumerate() {
                 if n > 0 {

@@ -28,6 +28,7 @@ pub mod net;
 pub mod record;
 pub mod reporting;
 pub mod syslog;
+pub mod trace;
 
 use net::{Lost, Reconnecting, Transport};
 
@@ -37,9 +38,12 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// How often dropped lines are reported in the log.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// Keeps the sinks' threads and the Sentry client alive; dropping it flushes them.
+/// Keeps the sinks' threads, the trace exporter and the Sentry client alive; dropping it
+/// flushes them.
 #[must_use = "logs are lost when the guard is dropped"]
 pub struct Telemetry {
+    // Dropped in this order: the spans' last words still reach the log sinks.
+    _traces: Option<trace::Exporting>,
     _queues: Vec<WorkerGuard>,
     _sentry: Option<sentry::ClientInitGuard>,
 }
@@ -74,7 +78,7 @@ pub fn lost_lines() -> Vec<(&'static str, u64)> {
         .unwrap_or_default()
 }
 
-type Base = Layered<EnvFilter, Registry>;
+type Base = Layered<LogLevel, Registry>;
 type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
 
 /// Installs the global subscriber (the sinks `log.*` turns on) and the Sentry client.
@@ -85,6 +89,7 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     if tracing::dispatcher::has_been_set() {
         // No second set of sink threads, sockets or Sentry client.
         return Ok(Telemetry {
+            _traces: None,
             _queues: Vec::new(),
             _sentry: None,
         });
@@ -182,8 +187,18 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
         // First, so that span fields are stored before the sinks read them.
         layers.insert(0, record::SpanFieldsLayer.boxed());
     }
+    let traces = trace::init(&settings.trace, settings.env, &hostname).map_err(TelemetryError)?;
+    let traced = traces.is_some();
+    let traces = traces.map(|(layer, exporting)| {
+        // First of all: the sinks read the trace ids it gives each span.
+        layers.insert(0, layer.boxed());
+        exporting
+    });
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| log.level.build());
+    let filter = LogLevel {
+        filter: EnvFilter::try_from_default_env().unwrap_or_else(|_| log.level.build()),
+        spans: traced,
+    };
     if Registry::default()
         .with(filter)
         .with(layers)
@@ -197,9 +212,82 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             .map_err(|e| TelemetryError(e.to_string()))?;
     }
     Ok(Telemetry {
+        _traces: traces,
         _queues: queues,
         _sentry: sentry,
     })
+}
+
+/// The log filter (`log.level` or `RUST_LOG`), applied to everything, except that with
+/// `spans` (tracing on) every span at INFO or above is let through whatever the filter
+/// says: `log.level` chooses the lines logged, not what is traced.
+struct LogLevel {
+    filter: EnvFilter,
+    spans: bool,
+}
+
+impl LogLevel {
+    fn forced(&self, metadata: &Metadata<'_>) -> bool {
+        self.spans && metadata.is_span() && *metadata.level() <= tracing::Level::INFO
+    }
+}
+
+impl<S> Layer<S> for LogLevel
+where
+    S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Asked in any case: the filter notes the callsites its span directives name.
+        let interest = Layer::<S>::register_callsite(&self.filter, metadata);
+        if self.forced(metadata) {
+            Interest::always()
+        } else {
+            interest
+        }
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.forced(metadata) || Layer::enabled(&self.filter, metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        let hint = Layer::<S>::max_level_hint(&self.filter);
+        if self.spans {
+            hint.map(|hint| hint.max(tracing::level_filters::LevelFilter::INFO))
+        } else {
+            hint
+        }
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        Layer::on_new_span(&self.filter, attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        Layer::on_record(&self.filter, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Layer::on_enter(&self.filter, id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Layer::on_exit(&self.filter, id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        Layer::on_close(&self.filter, id, ctx);
+    }
 }
 
 /// One sink being set up: how it hands over its lines.

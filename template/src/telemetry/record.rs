@@ -1,5 +1,6 @@
 //! A log event as the network sinks and Sentry see it: message, fields, and the fields of
-//! the spans around it (the request id of a request, the task id of a task ...).
+//! the spans around it (the request id of a request, the task id of a task ...), with the
+//! `trace_id` and `span_id` of its trace when one is recorded.
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tracing::field::{Field, Visit};
@@ -94,6 +95,14 @@ impl Record {
                     }
                 }
             }
+        }
+        // The trace the event belongs to (tracing on, and the trace recorded).
+        if let Some(ids) = ctx
+            .event_scope(event)
+            .and_then(|scope| super::trace::log_ids(scope))
+        {
+            set(&mut context, "trace_id", ids.trace_id.to_string().into());
+            set(&mut context, "span_id", ids.span_id.to_string().into());
         }
         Self {
             time: Utc::now(),

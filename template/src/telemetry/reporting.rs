@@ -1,6 +1,7 @@
 //! Errors to Sentry: every ERROR event (a 5xx, a panic caught in a handler, a task that
 //! failed for good ...) becomes a Sentry event tagged with its request id, route or task,
-//! and the environment. Headers, bodies and configuration are never sent.
+//! the environment, and (tracing on) its trace id. Headers, bodies and configuration are
+//! never sent.
 use std::collections::BTreeMap;
 
 use sentry::protocol::{Event, Exception, Level};
@@ -14,7 +15,7 @@ use crate::config::secret::is_secret_name;
 use crate::config::{Environment, SentrySettings};
 
 /// Fields that become Sentry tags (searchable) rather than extra data.
-const TAGS: [&str; 7] = [
+const TAGS: [&str; 8] = [
     "request_id",
     "route",
     "method",
@@ -22,6 +23,7 @@ const TAGS: [&str; 7] = [
     "task",
     "task_id",
     "attempt",
+    "trace_id",
 ];
 
 /// Starts the Sentry client when a DSN is configured.
@@ -99,8 +101,21 @@ pub fn to_event(record: &Record) -> Event<'static> {
         (Some(method), Some(route), None) => Some(format!("{} {}", text(method), text(route))),
         _ => None,
     };
+    // The event joins its OpenTelemetry trace: Sentry shows the trace id, and links on it.
+    let mut contexts = BTreeMap::new();
+    if let (Some(trace_id), Some(span_id)) = (record.get("trace_id"), record.get("span_id"))
+        && let (Ok(trace_id), Ok(span_id)) = (text(trace_id).parse(), text(span_id).parse())
+    {
+        let trace = sentry::protocol::TraceContext {
+            trace_id,
+            span_id,
+            ..Default::default()
+        };
+        contexts.insert("trace".to_owned(), trace.into());
+    }
     Event {
         level: Level::Error,
+        contexts,
         logger: Some(record.target.clone()),
         message: Some(record.message.clone()),
         exception: cause

@@ -18,6 +18,7 @@ mod sentry;
 mod shutdown;
 mod support;
 mod tasks;
+mod traces;
 
 // The service under test, reachable as `crate::service` from every test file.
 use support::service;

@@ -10,7 +10,8 @@
 //! - [`tasks`]: a database and a task queue without HTTP, for the queue's own tests;
 //!   [`test_tasks`]: tasks that exist only for the tests.
 //! - [`fixtures`]: one way to make each thing a test starts from.
-//! - [`listeners`]: stand-ins for the log servers and Sentry.
+//! - [`listeners`]: stand-ins for the log servers and Sentry; [`otlp`]: for a trace
+//!   collector.
 use std::time::{Duration, Instant};
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod database;
 pub mod fixtures;
 pub mod listeners;
+pub mod otlp;
 pub mod process;
 pub mod provision;
 pub mod redis;

@@ -44,6 +44,12 @@ impl Process {
         for name in ["APP_CONFIG", "APP_CONFIG_YAML", "RUST_LOG"] {
             run.env_remove(name);
         }
+        // A collector of the developer's own (OTEL_EXPORTER_OTLP_ENDPOINT ...) stays out.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("OTEL_") {
+                run.env_remove(name);
+            }
+        }
         run.envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
