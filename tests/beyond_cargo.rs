@@ -5,22 +5,11 @@
 //! The tools come from `.ci/tools` (PyPI, npm and Debian packages). Without one, its
 //! check is skipped with a loud note; under `CI` it fails instead.
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use starter_tests::{describe, on_path, shared_target_dir};
-
-/// `name` on the PATH, or `None` after saying the check is skipped.
-pub fn tool(name: &str, check: &str) -> Option<PathBuf> {
-    let found = on_path(name);
-    if found.is_none() {
-        let message = format!("no `{name}` on the PATH (see .ci/tools): {check} SKIPPED");
-        assert!(std::env::var_os("CI").is_none(), "{message} (CI is set)");
-        eprintln!("*** {message}");
-    }
-    found
-}
+use starter_tests::{describe, shared_target_dir, tool};
 
 fn run_ok(command: &mut Command, what: &str) -> String {
     let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -50,11 +39,33 @@ pub fn lint(project: &Path) {
     }
 }
 
-/// The rendered service, serving on a free port with a SQLite file.
+/// The rendered service, serving on a free port with a SQLite file, and an API key that
+/// holds every permission its routes declare.
 struct Service {
     child: Child,
     address: String,
+    key: String,
     _dir: tempfile::TempDir,
+}
+
+/// Every permission the operations of an OpenAPI document (JSON text) declare.
+fn permissions(spec: &str) -> Vec<String> {
+    let spec: serde_json::Value = serde_json::from_str(spec).expect("the OpenAPI document");
+    let mut found: Vec<String> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(|item| item.as_object())
+        .flat_map(|methods| methods.values())
+        .filter_map(|operation| operation["security"].as_array())
+        .flatten()
+        .filter_map(|requirement| requirement["bearer"].as_array())
+        .flatten()
+        .filter_map(|scope| scope.as_str().map(str::to_owned))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 impl Service {
@@ -62,6 +73,30 @@ impl Service {
         let binary = shared_target_dir().join("debug").join(package);
         let dir = tempfile::tempdir().expect("temp dir");
         let database = format!("sqlite://{}/api.db?mode=rwc", dir.path().display());
+        // A key, made as the project's README says (`keys create` migrates a test database
+        // first), with every permission the document declares.
+        let command = |args: &[&str]| {
+            let mut command = Command::new(&binary);
+            command
+                .args(args)
+                .current_dir(project)
+                .env("APP_ENV", "test")
+                .env("APP__DATABASE__URL", &database);
+            command
+        };
+        let spec = run_ok(&mut command(&["openapi"]), "openapi");
+        let mut create = vec!["keys", "create", "--name", "harness"];
+        let scopes = permissions(&spec);
+        for scope in &scopes {
+            create.extend(["--scope", scope.as_str()]);
+        }
+        let key = run_ok(&mut command(&create), "keys create")
+            .trim()
+            .to_owned();
+        assert!(
+            key.starts_with("sk_"),
+            "keys create printed the key: {key:?}"
+        );
         let mut child = Command::new(&binary)
             .arg("serve")
             // Its config/ folder is read from the working folder.
@@ -91,6 +126,7 @@ impl Service {
         Self {
             child,
             address: format!("http://{address}"),
+            key,
             _dir: dir,
         }
     }
@@ -114,7 +150,13 @@ pub fn fuzz_the_api(project: &Path, package: &str, referring: &[&str]) {
     let service = Service::start(project, package);
     // schemathesis keeps a cache in its working folder: not in the repository.
     let scratch = tempfile::tempdir().expect("temp dir");
-    let mut config = String::new();
+    // A list's page may be at most `api.max_page_depth` objects deep (page × per_page):
+    // a rule across two parameters, which no schema can say, answered with a 400.
+    let mut config = String::from(
+        "[[operations]]\ninclude-path-regex = \"^/v1/[a-z_]+$\"\ninclude-method = \"GET\"\n\
+         checks.positive_data_acceptance.expected-statuses = \
+         [\"2xx\", \"3xx\", \"400\", \"401\", \"403\", \"404\", \"409\", \"422\", \"429\", \"5xx\"]\n\n",
+    );
     for path in referring {
         config.push_str(&format!(
             "[[operations]]\ninclude-path-regex = \"^{path}(/|$)\"\n\
@@ -132,6 +174,9 @@ pub fn fuzz_the_api(project: &Path, package: &str, referring: &[&str]) {
             .current_dir(scratch.path())
             .arg("run")
             .arg(format!("{}/doc/openapi.json", service.address))
+            // With a key that may do everything; schemathesis also calls without it and
+            // checks the 401s.
+            .args(["-H", &format!("Authorization: Bearer {}", service.key)])
             .args(["--checks", "all", "--phases", "examples,coverage,fuzzing"])
             .args(["--max-examples", "60", "--seed", "1", "--no-color"]),
         "schemathesis",
@@ -191,6 +236,13 @@ pub fn docs_render_in_a_browser(project: &Path, package: &str, more: &[&str]) {
     assert!(
         dom.contains("opblock-summary-method"),
         "operations are rendered"
+    );
+    // The security scheme gives Swagger UI its Authorize button (a key or a token goes
+    // in its one `bearer` field), and each protected operation its lock.
+    assert!(
+        dom.contains("btn authorize") && dom.contains("authorization__btn"),
+        "the Authorize button and the operations' locks are rendered:\n{}",
+        &dom[..dom.len().min(3000)]
     );
     let guide = run_ok(
         &mut browser("/doc/guide/", &["--dump-dom".into()]),

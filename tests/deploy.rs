@@ -308,6 +308,18 @@ fn the_image_runs_its_roles_and_drains_on_stop() {
         log.contains("Applying migration"),
         "the api migrated first:\n{log}"
     );
+    // A key for the calls below, made in the image as the README says.
+    let keys_config = config_b64(&servers.config(free_port(), free_port(), ""));
+    let key = make_key(vec![
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-e",
+        &keys_config,
+        image,
+        "main",
+    ]);
 
     // A birthday scheduled over the api is run by a worker, request id and all.
     let worker = containers.run(
@@ -319,20 +331,24 @@ fn the_image_runs_its_roles_and_drains_on_stop() {
         image,
         &["worker"],
     );
-    let ada = create_person(&base, "Ada Lovelace", 36);
+    let ada = create_person(&base, &key, "Ada Lovelace", 36);
     let request_id = format!("deploy-{}-birthday", std::process::id());
     let (status, task) = http(
         "POST",
         &format!("{base}/v1/persons/{ada}/birthday"),
         None,
-        &[("x-request-id", &request_id)],
+        &[
+            ("x-request-id", &request_id),
+            ("authorization", &bearer(&key)),
+        ],
     )
     .expect("birthday");
     assert_eq!(status, 202, "{task}");
     let task = task["id"].as_str().expect("task id").to_owned();
-    let done = wait_for_task(&base, &task, || containers.logs(&worker));
+    let done = wait_for_task(&base, &key, &task, || containers.logs(&worker));
     assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(person(&base, ada)["age"], 37);
+    assert_eq!(done["caller"], "key:deploy", "{done}");
+    assert_eq!(person(&base, &key, ada)["age"], 37);
     assert!(
         containers.logs(&worker).contains(&request_id),
         "the request id is in the worker's log:\n{}",
@@ -340,7 +356,7 @@ fn the_image_runs_its_roles_and_drains_on_stop() {
     );
 
     // A beat fires a schedule each second; each task takes 3 s in the worker.
-    let grace = create_person(&base, "Grace Hopper", 0);
+    let grace = create_person(&base, &key, "Grace Hopper", 0);
     let schedule = format!(
         "beat:\n  schedules:\n    every-second:\n      cron: \"* * * * * *\"\n      \
          task: persons.add_one_year\n      args:\n        person_id: {grace}\n        pause_ms: 3000\n"
@@ -357,7 +373,7 @@ fn the_image_runs_its_roles_and_drains_on_stop() {
     wait_for(
         "three ticks run by the worker",
         Duration::from_secs(60),
-        || person(&base, grace)["age"].as_i64().unwrap_or(0) >= 3,
+        || person(&base, &key, grace)["age"].as_i64().unwrap_or(0) >= 3,
         || containers.logs(&beat) + &containers.logs(&worker),
     );
     assert!(
@@ -407,11 +423,61 @@ fn the_image_runs_its_roles_and_drains_on_stop() {
         stopping.elapsed()
     );
     for task in &running {
-        let (_, state) = http("GET", &format!("{base}/v1/tasks/{task}"), None, &[]).expect("task");
+        let url = format!("{base}/v1/tasks/{task}");
+        let auth = bearer(&key);
+        let (_, state) = http("GET", &url, None, &[("authorization", &auth)]).expect("task");
         assert_eq!(state["state"], "succeeded", "{state}");
     }
     stop(&beat, 0);
     stop(&api, 0);
+}
+
+#[test]
+fn the_image_holds_no_local_secrets_file() {
+    let Some(_engine) = engine() else { return };
+    let project = project();
+    for name in LOCAL_SECRETS {
+        assert!(project.join(name).exists(), "{name} is in the build folder");
+    }
+    let image = image();
+
+    // Every file of the image, from its exported file system.
+    let container = docker_ok(&["create", image]);
+    let container = container.trim();
+    let export = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {container} | tar -t"))
+        .output()
+        .expect("docker export runs");
+    docker_ok(&["rm", container]);
+    assert!(export.status.success(), "{}", describe(&export));
+    let files = String::from_utf8_lossy(&export.stdout).into_owned();
+    let config: Vec<&str> = files
+        .lines()
+        .filter(|path| path.starts_with("app/config/"))
+        .collect();
+    assert!(
+        config.contains(&"app/config/prod.yaml"),
+        "the committed settings are there: {config:?}"
+    );
+    let leaked: Vec<&str> = files
+        .lines()
+        .filter(|path| {
+            path.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("my-"))
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "local secrets files in the image: {leaked:?}"
+    );
+    // Nor in a layer's history (a file copied, then deleted).
+    let history = docker_ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", image]);
+    assert!(
+        !history.contains(SECRET) && !history.contains("my-"),
+        "{history}"
+    );
 }
 
 /// The ids of the tasks a worker's JSON log shows started and not yet finished.
@@ -555,20 +621,24 @@ fn compose_brings_the_stack_up_and_down() {
 
     // A person and a birthday, end to end.
     let base = format!("http://127.0.0.1:{}", ports.2);
-    let id = create_person(&base, "Katherine Johnson", 41);
+    // A key made in the running api container, with its config (`compose run` would link
+    // the stack's services, which the host network of this test refuses).
+    let api = stack.containers("api")[0].clone();
+    let key = make_key(vec!["exec", &api, "entrypoint.sh", "main"]);
+    let id = create_person(&base, &key, "Katherine Johnson", 41);
     let (status, task) = http(
         "POST",
         &format!("{base}/v1/persons/{id}/birthday"),
         None,
-        &[],
+        &[("authorization", &bearer(&key))],
     )
     .expect("birthday");
     assert_eq!(status, 202, "{task}");
     let task = task["id"].as_str().expect("task id").to_owned();
     let worker = stack.containers("worker")[0].clone();
-    let done = wait_for_task(&base, &task, || docker_logs(&worker));
+    let done = wait_for_task(&base, &key, &task, || docker_logs(&worker));
     assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(person(&base, id)["age"], 42);
+    assert_eq!(person(&base, &key, id)["age"], 42);
 
     let down = stack.run(&["down", "--volumes", "--remove-orphans"]);
     assert!(down.status.success(), "compose down:\n{}", describe(&down));
@@ -735,6 +805,7 @@ fn functional_tests_run_on_testcontainers() {
             "api",
             "--",
             "persons::",
+            "persons_by_hand::",
             "a_task_scheduled_over_the_api_is_run_by_a_worker",
         ])
         .current_dir(project)
@@ -805,9 +876,24 @@ fn project() -> &'static Path {
         let values = repo_root().join("examples/acme-billing.toml");
         let output = render(PACKAGE, &into, Some(&values));
         assert!(output.status.success(), "render:\n{}", describe(&output));
-        into.join(PACKAGE)
+        let project = into.join(PACKAGE);
+        // Local secrets files, as the README tells a team to keep them: the image built
+        // from this folder must hold neither.
+        for name in LOCAL_SECRETS {
+            std::fs::write(
+                project.join(name),
+                format!("database:\n  url: postgres://app:{SECRET}@db/app\n"),
+            )
+            .expect("write a local secrets file");
+        }
+        project
     })
 }
+
+/// Files matching the README's local-secrets pattern (`config/my-*`), put in the render.
+const LOCAL_SECRETS: [&str; 2] = ["config/my-prod.yaml", "config/my-staging.yml"];
+/// The password they hold.
+const SECRET: &str = "local-secret-8c1f";
 
 /// Whether an engine answers; one test at a time uses it (the machine has 2 cores). Says
 /// so when it does not, and fails under `CI`.
@@ -1046,13 +1132,19 @@ fn wait_for(
 }
 
 /// The task `id` once it has finished (succeeded or failed).
-fn wait_for_task(base: &str, id: &str, context: impl FnOnce() -> String) -> Value {
+fn wait_for_task(base: &str, key: &str, id: &str, context: impl FnOnce() -> String) -> Value {
     let mut last = Value::Null;
     wait_for(
         "the task to finish",
         Duration::from_secs(60),
         || {
-            if let Ok((200, task)) = http("GET", &format!("{base}/v1/tasks/{id}"), None, &[]) {
+            let url = format!("{base}/v1/tasks/{id}");
+            if let Ok((200, task)) = http(
+                "GET",
+                &url,
+                None,
+                &[("authorization", bearer(key).as_str())],
+            ) {
                 last = task;
             }
             matches!(last["state"].as_str(), Some("succeeded" | "failed"))
@@ -1062,23 +1154,54 @@ fn wait_for_task(base: &str, id: &str, context: impl FnOnce() -> String) -> Valu
     last
 }
 
-fn create_person(base: &str, name: &str, age: i64) -> i64 {
+fn create_person(base: &str, key: &str, name: &str, age: i64) -> i64 {
     let (status, person) = http(
         "POST",
         &format!("{base}/v1/persons"),
         Some(&json!({"name": name, "age": age})),
-        &[],
+        &[("authorization", bearer(key).as_str())],
     )
     .expect("create a person");
     assert_eq!(status, 201, "{person}");
     person["id"].as_i64().expect("the person's id")
 }
 
-fn person(base: &str, id: i64) -> Value {
-    let (status, person) =
-        http("GET", &format!("{base}/v1/persons/{id}"), None, &[]).expect("get the person");
+fn person(base: &str, key: &str, id: i64) -> Value {
+    let url = format!("{base}/v1/persons/{id}");
+    let (status, person) = http(
+        "GET",
+        &url,
+        None,
+        &[("authorization", bearer(key).as_str())],
+    )
+    .expect("get the person");
     assert_eq!(status, 200, "{person}");
     person
+}
+
+/// `Authorization: Bearer` with API key `key`.
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+/// The key printed by `keys create` run as `command` (a container's), with what the
+/// calls below need.
+fn make_key(mut command: Vec<&str>) -> String {
+    command.extend([
+        "keys",
+        "create",
+        "--name",
+        "deploy",
+        "--scope",
+        "persons:read",
+        "--scope",
+        "persons:write",
+        "--scope",
+        "tasks:read",
+    ]);
+    let key = docker_ok(&command).trim().to_owned();
+    assert!(key.starts_with("sk_"), "keys create printed a key: {key:?}");
+    key
 }
 
 /// One HTTP/1.0 request to 127.0.0.1: the status and the body as JSON (null if not JSON).

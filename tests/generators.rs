@@ -14,6 +14,7 @@ pub const GENERATED_TESTS: &[&str] = &[
     "invoices::invalid_fields_return_422_naming_each_field",
     "invoices::lists_page_in_creation_order_with_next_and_prev_links",
     "invoices::optional_fields_may_be_left_out_and_cleared_with_null",
+    "invoices::person_id_must_exist_and_keeps_what_it_refers_to",
     "line_items::line_items_are_created_read_listed_replaced_changed_and_deleted",
     "line_items::invalid_fields_return_422_naming_each_field",
     "line_items::invoice_id_must_exist_and_keeps_what_it_refers_to",
@@ -29,10 +30,11 @@ pub const GENERATED_PATHS: &[&str] = &[
     "/v1/line_items/{id}",
 ];
 
-/// The generated collections whose bodies refer to other rows (`invoice_id`).
-pub const REFERRING_PATHS: &[&str] = &["/v1/line_items"];
+/// The generated collections whose bodies refer to other rows (`person_id`, `invoice_id`).
+pub const REFERRING_PATHS: &[&str] = &["/v1/invoices", "/v1/line_items"];
 
-/// Every field type, required and optional: `invoice` is the resource that has them all.
+/// Every field type, required and optional, ranges and a reference to the example
+/// resource: `invoice` is the resource that has them all.
 const INVOICE: &[&str] = &[
     "number:string(80)",
     "amount_cents:i64",
@@ -54,6 +56,11 @@ const INVOICE: &[&str] = &[
     "extra:json",
     "meta:json?",
     "approved:bool?",
+    "quantity:i32(1..=1000)",
+    "share:i32(0..=100)?",
+    "balance_cents:i64(-5000000000..=5000000000)",
+    "limit_cents:i64(0..=100)?",
+    "person:references",
 ];
 
 /// Every file of the project (build output aside) with its content.
@@ -158,6 +165,14 @@ pub fn run_on(project: &Path) -> std::time::Duration {
         (
             &["new", "resource", "invoice", "number:string(0)"],
             "from 1 to",
+        ),
+        (
+            &["new", "resource", "invoice", "count:i32(9..=1)"],
+            "MIN at most MAX",
+        ),
+        (
+            &["new", "task", "invoices.send", "copies:i32(1..=9)"],
+            "ranges are checked for resources",
         ),
         (
             &["new", "resource", "invoice", "number:string", "number:text"],

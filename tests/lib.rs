@@ -75,6 +75,57 @@ pub fn has_word(text: &str, word: &str) -> bool {
 /// Replaces the skeleton's name in `text` with the Liquid placeholder that fits the spot:
 /// the crate name in Rust code and paths, the package name elsewhere.
 pub fn liquefy(path: &Path, text: &str) -> String {
+    if path == Path::new("Cargo.lock")
+        && let Some(twin) = liquefy_lock(text)
+    {
+        return twin;
+    }
+    liquefy_words(path, text)
+}
+
+/// What separates the packages of a lock file.
+const LOCK_PACKAGE: &str = "\n[[package]]\n";
+
+/// The lock's twin. cargo lists a lock's packages sorted by name and rewrites a lock that
+/// is not (on the first build: a new project's first commit would be followed by a changed
+/// lock), and only the render knows where the project's name sorts. So the twin keeps the
+/// project's package apart and Liquid puts it in its place: before the first package whose
+/// name sorts after it, else last. `None` when the lock does not have the skeleton's
+/// package.
+fn liquefy_lock(text: &str) -> Option<String> {
+    let start = text.find(LOCK_PACKAGE)?;
+    let (head, packages) = text.split_at(start);
+    let own = format!("name = \"{SKELETON}\"\n");
+    let mut project = None;
+    let mut others = String::new();
+    for package in packages.split(LOCK_PACKAGE).skip(1) {
+        if package.starts_with(&own) {
+            project = Some(package);
+        } else {
+            others.push_str(LOCK_PACKAGE);
+            others.push_str(package);
+        }
+    }
+    let project = liquefy_words(Path::new("Cargo.lock"), project?);
+    // Each tag sits on the line of the text before it: the output is exactly cargo's. The
+    // packages are split at `[[package]]`, so each piece but the first ends with the blank
+    // line before the next package (the last one, with the file's last line).
+    Some(format!(
+        "{head}{{% comment %}}The project's package goes where its name sorts, as cargo \
+         writes it (a twin derived by the starter's tests/lib.rs).{{% endcomment %}}\
+         {{% capture project %}}\n{project}{{% endcapture %}}\
+         {{% capture others %}}{others}{{% endcapture %}}\
+         {{% assign packages = others | split: \"[[package]]\" %}}{{{{ packages[0] }}}}\
+         {{% assign placed = false %}}{{% for package in packages offset: 1 %}}\
+         {{% assign fields = package | split: '\"' %}}\
+         {{% if placed == false and project-name < fields[1] %}}[[package]]{{{{ project }}}}\n\
+         {{% assign placed = true %}}{{% endif %}}[[package]]{{{{ package }}}}{{% endfor %}}\
+         {{% if placed == false %}}\n[[package]]{{{{ project }}}}{{% endif %}}"
+    ))
+}
+
+/// Replaces the skeleton's name word by word (see `liquefy`).
+fn liquefy_words(path: &Path, text: &str) -> String {
     let rust = path.extension().is_some_and(|e| e == "rs");
     // Kubernetes names are DNS labels: `payments_api` must become `payments-api` there.
     let kubernetes = path.starts_with("deploy/kubernetes");
@@ -107,6 +158,17 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
             .map(|dir| dir.join(name))
             .find(|candidate| candidate.is_file())
     })
+}
+
+/// `name` on the PATH, or `None` after saying the check is skipped (failing under `CI`).
+pub fn tool(name: &str, check: &str) -> Option<PathBuf> {
+    let found = on_path(name);
+    if found.is_none() {
+        let message = format!("no `{name}` on the PATH (see .ci/tools): {check} SKIPPED");
+        assert!(std::env::var_os("CI").is_none(), "{message} (CI is set)");
+        eprintln!("*** {message}");
+    }
+    found
 }
 
 /// The `cargo-generate` executable: `$CARGO_GENERATE`, else the one on `PATH`.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark of the API with wrk (2 threads, 32 connections), as in the starter's
 # targets: ping, GET one person, a page of 20, POST; requests/s, p99 latency, the API's
-# peak memory, and the time from start to the first answer.
+# peak memory, and the time from start to the first answer. Calls send an API key made for
+# the run (reused, as real clients do); AUTH=off runs the service open instead, to compare.
 #
 #   BENCH_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres benches/http.sh
 #
@@ -36,6 +37,13 @@ export APP_ENV=prod APP__DATABASE__URL="$database_url" APP__TASKS__EAGER=true \
     APP__SERVER__HOST=127.0.0.1 APP__SERVER__PORT="$port"
 if [ -n "${POOL:-}" ]; then export APP__DATABASE__MAX_CONNECTIONS="$POOL"; fi
 "$binary" db upgrade >/dev/null
+if [ "${AUTH:-on}" = off ]; then
+    export APP__AUTH__ENABLED=false APP__AUTH__ALLOW_OPEN_IN_PROD=true
+    auth=()
+else
+    key=$("$binary" keys create --name "bench-$$" --scope persons:read --scope persons:write 2>/dev/null)
+    auth=(-H "Authorization: Bearer $key")
+fi
 
 # Ready: from the start of the process to its first answer.
 started=$(date +%s%N)
@@ -46,7 +54,7 @@ ready_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 200); do
-    curl -sf -X POST "$base/v1/persons" -H 'content-type: application/json' \
+    curl -sf -X POST "$base/v1/persons" -H 'content-type: application/json' "${auth[@]}" \
         -d '{"name": "Ada Lovelace", "age": 36}' >/dev/null
 done
 cat >"$work/post.lua" <<'LUA'
@@ -55,12 +63,12 @@ wrk.body = '{"name": "Grace Hopper", "age": 85}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-echo "wrk -t2 -c32 -d${duration}s; pool ${POOL:-default}; prod config (logs at info)"
+echo "wrk -t2 -c32 -d${duration}s; pool ${POOL:-default}; prod config (logs at info); auth ${AUTH:-on}"
 printf '%-22s %12s %10s\n' route "requests/s" "p99"
 run() {
     local label=$1; shift
     local out
-    out=$(wrk -t2 -c32 -d"${duration}s" --latency "$@")
+    out=$(wrk -t2 -c32 -d"${duration}s" --latency "${auth[@]}" "$@")
     local rps p99
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

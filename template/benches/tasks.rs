@@ -6,8 +6,8 @@
 //! a row written, a message pushed), from `BENCH_PRODUCERS` (default 32) concurrent
 //! callers, while `BENCH_WORKERS` (default 1) in-process workers of `tasks.concurrency`
 //! each run them, until every row says succeeded (for `add_one_year`, every increment is
-//! committed with it). `BENCH_PRODUCERS=1` schedules one task after the other, as Celery's
-//! yardstick does with `.delay()` in a loop; `BENCH_ONLY=persons.add_one_year` measures
+//! committed with it). `BENCH_PRODUCERS=1` schedules one task after the other, as a caller
+//! does in a loop (Celery's `.delay()` in a loop); `BENCH_ONLY=persons.add_one_year` measures
 //! that task alone. Uses the settings of `APP_ENV` (dev by default) with the usual
 //! overrides; PostgreSQL and Redis must be given:
 //!
@@ -71,7 +71,7 @@ async fn main() -> Result<(), BoxError> {
         return Ok(());
     }
 
-    // 1,000 persons, as in Celery's yardstick (at most 150 years each: 150,000 tasks).
+    // 1,000 persons, as in the original stack's benchmark (at most 150 years each: 150,000 tasks).
     let mut people = Vec::new();
     for _ in 0..total.clamp(1, 1000) {
         let input = persons::PersonInput {

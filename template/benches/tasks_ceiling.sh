@@ -52,16 +52,16 @@ id() { echo "md5(:client_id || '-' || :base || '-$1')::uuid"; }
     for k in $(seq "$batch"); do echo "\\set person$k random(1, 1000)"; done
     rows=()
     for k in $(seq "$batch"); do
-        rows+=("($(id "$k"), 'persons.add_one_year', json_build_object('person_id', (:person$k)::bigint), 'pending', 0, 3, NULL, NULL, NULL, NULL, NULL, now(), now(), NULL, NULL)")
+        rows+=("($(id "$k"), 'persons.add_one_year', json_build_object('person_id', (:person$k)::bigint), 'pending', 0, 3, NULL, NULL, NULL, NULL, NULL, now(), now(), NULL, NULL, NULL)")
     done
-    echo "INSERT INTO tasks (id, name, arguments, state, attempts, max_retries, last_error, result, chain_id, chain_position, request_id, created_at, updated_at, started_at, finished_at) VALUES $(IFS=,; echo "${rows[*]}");"
+    echo "INSERT INTO tasks (id, name, arguments, state, attempts, max_retries, last_error, result, chain_id, chain_position, request_id, created_at, updated_at, started_at, finished_at, worker) VALUES $(IFS=,; echo "${rows[*]}");"
     ids=()
     for k in $(seq "$batch"); do ids+=("$(id "$k")"); done
-    echo "UPDATE tasks SET state = 'started', attempts = attempts + 1, started_at = now(), updated_at = now() WHERE id IN ($(IFS=,; echo "${ids[*]}")) AND state IN ('pending', 'retrying', 'started') RETURNING id;"
+    echo "UPDATE tasks SET state = 'started', updated_at = now(), attempts = attempts + 1, started_at = now(), worker = 'bench-worker' WHERE state IN ('pending', 'retrying') AND id IN ($(IFS=,; echo "${ids[*]}")) RETURNING id, attempts;"
     for k in $(seq "$batch"); do
         echo "BEGIN;"
         echo "UPDATE persons SET age = age + 1, updated_at = now() WHERE id = (:person$k)::bigint AND age <= 149 RETURNING *;"
-        echo "UPDATE tasks SET state = 'succeeded', result = CASE WHEN id = $(id "$k") THEN json_build_object('age', 1) END, last_error = NULL, updated_at = now(), finished_at = now() WHERE id IN ($(id "$k"));"
+        echo "UPDATE tasks SET state = 'succeeded', updated_at = now(), result = CASE WHEN id = $(id "$k") THEN json_build_object('age', 1) END, last_error = NULL, finished_at = now() WHERE state IN ('started') AND id IN ($(id "$k")) AND (id, attempts) IN (($(id "$k"), 1)) RETURNING id;"
         echo "COMMIT;"
     done
 } >"$work/engine.sql"

@@ -14,15 +14,15 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
 use tower_http::ServiceBuilderExt;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, RequestId};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::{self, AppState};
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::queue::{Queue, QueueError};
-use crate::{db, metrics, tasks, telemetry};
+use crate::{db, metrics, server, tasks, telemetry};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +35,15 @@ pub enum StartError {
     Queue(#[source] QueueError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, #[source] std::io::Error),
+    #[error("cannot set up identity checks: {0}")]
+    Auth(String),
 }
 
 /// A bound, ready-to-run service.
 pub struct App {
     listener: TcpListener,
     router: Router,
+    limits: server::Limits,
     shutdown_timeout: Duration,
 }
 
@@ -52,7 +55,7 @@ impl App {
             .await
             .map_err(StartError::Database)?;
         if settings.database.auto_migrate {
-            db::upgrade(&db, None)
+            db::upgrade_at_start(&db, &settings.database)
                 .await
                 .map_err(StartError::Migrations)?;
         }
@@ -61,6 +64,7 @@ impl App {
             .await
             .map_err(|e| StartError::Bind(address, e))?;
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
+        let limits = server::Limits::from(&settings.server);
         let tasks = Queue::new(
             db.clone(),
             &settings.redis,
@@ -68,15 +72,18 @@ impl App {
             tasks::registry(),
         )
         .map_err(StartError::Queue)?;
+        let auth = Authenticator::start(&settings.auth, db.clone()).map_err(StartError::Auth)?;
         let state = AppState {
             db,
             database: db::Availability::default(),
             tasks,
             settings: Arc::new(settings),
+            auth,
         };
         Ok(Self {
             listener,
             router: router(state),
+            limits,
             shutdown_timeout,
         })
     }
@@ -101,7 +108,7 @@ impl App {
             tracing::info!("shutting down, waiting for in-flight requests");
             let _ = stopping.send(());
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let server = server::serve(self.listener, self.router, self.limits, signal);
         let deadline = async move {
             match stopped.await {
                 Ok(()) => tokio::time::sleep(self.shutdown_timeout).await,
@@ -110,7 +117,7 @@ impl App {
             }
         };
         tokio::select! {
-            result = server.into_future() => result,
+            () = server => Ok(()),
             () = deadline => {
                 tracing::warn!("in-flight requests still running at the shutdown deadline");
                 Ok(())
@@ -126,7 +133,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = server.body_limit_bytes;
     let middleware = ServiceBuilder::new()
         .layer(tower::layer::layer_fn(CountRequests))
-        .set_x_request_id(RequestIds)
+        .layer(tower::layer::layer_fn(api::request_id::SetRequestId))
         .propagate_x_request_id()
         .layer(
             TraceLayer::new_for_http()
@@ -141,8 +148,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(
             api::error::json_error_bodies,
         ))
+        // Shed requests get the JSON body, the request id, the log line and the count.
+        .layer(api::shed::ShedLayer::new(server.max_in_flight))
         // Outside the timeout: the drain has bounds of its own.
-        .layer(tower::layer::layer_fn(api::drain::DrainUnreadBody))
+        .layer(api::drain::DrainLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -169,47 +178,9 @@ fn request_span(request: &Request) -> tracing::Span {
         method = %request.method(),
         uri = %request.uri(),
         route,
+        // Who called, once the credentials are checked (api::auth).
+        caller = tracing::field::Empty,
     )
-}
-
-/// Gives each request without an `X-Request-Id` a random UUID (version 4), from a
-/// generator of this thread seeded by the system: no system call per request.
-#[derive(Clone, Copy)]
-struct RequestIds;
-
-thread_local! {
-    /// This thread's generator: a key and a counter's start, 128 bits from the system.
-    static SEED: std::cell::Cell<(u64, u64)> = std::cell::Cell::new({
-        let random = uuid::Uuid::new_v4().as_u128();
-        ((random >> 64) as u64, random as u64)
-    });
-}
-
-/// SplitMix64's step: a bijection, so distinct inputs give distinct outputs.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let (key, counter) = SEED.with(|seed| {
-            let (key, counter) = seed.get();
-            seed.set((key, counter.wrapping_add(0x9e37_79b9_7f4a_7c15)));
-            (key, counter)
-        });
-        // 128 bits from the key and the counter; a UUID v4 keeps 122 of them.
-        let first = mix(counter);
-        let second = mix(first ^ key);
-        let bytes = (u128::from(first) << 64 | u128::from(second)).to_be_bytes();
-        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
-        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
-        let text = id.hyphenated().encode_lower(&mut text);
-        axum::http::HeaderValue::from_str(text)
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 /// Counts each request in the metrics by its route template and final status: a layer
@@ -248,29 +219,5 @@ where
             );
             Ok(response)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
-
-    #[test]
-    fn request_ids_are_distinct_version_4_uuids() {
-        let request = Request::new(axum::body::Body::empty());
-        let ids: HashSet<String> = (0..10_000)
-            .map(|_| {
-                let id = RequestIds.make_request_id(&request).expect("an id");
-                id.header_value().to_str().expect("ASCII").to_owned()
-            })
-            .collect();
-        assert_eq!(ids.len(), 10_000);
-        for id in ids.iter().take(100) {
-            let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
-            assert_eq!(uuid.get_version_num(), 4, "{id}");
-            assert_eq!(uuid.hyphenated().to_string(), *id);
-        }
     }
 }

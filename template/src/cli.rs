@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::app::App;
 use crate::config::{BeatSettings, ConfigError, Settings};
 use crate::queue::{self, Queue};
-use crate::{api, db, tasks, telemetry};
+use crate::{api, auth, db, server, tasks, telemetry};
 
 /// The service and its maintenance commands.
 #[derive(Debug, Parser)]
@@ -27,6 +27,9 @@ enum Command {
     /// Manage the database schema.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Manage the API keys machines call the API with.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the effective configuration, secrets hidden.
     Config,
     /// Print the OpenAPI document of the API (JSON), as served at `/doc/openapi.json`.
@@ -48,6 +51,46 @@ enum DbCommand {
     /// List migrations and whether each is applied. (`cargo xtask new migration NAME`
     /// writes a new one, in the source tree.)
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a key and print it (on stdout, alone): the only time it is shown.
+    Create {
+        /// The key's name: the caller's name in logs and on the tasks it schedules.
+        #[arg(long)]
+        name: String,
+        /// A permission the key gives (`persons:read`); repeat for more.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The key stops working after this long: `90d`, `12h`, `30m`, `45s`.
+        #[arg(long, value_parser = lifetime)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List the keys: name, prefix, scopes, created, expires, last used, revoked.
+    List,
+    /// Revoke the key named NAME (every instance refuses it within
+    /// `auth.api_keys.cache_secs`).
+    Revoke { name: String },
+}
+
+/// `90d`, `12h`, `30m` or `45s`.
+fn lifetime(text: &str) -> Result<std::time::Duration, String> {
+    let wrong = || format!("{text:?} is not a lifetime such as 90d, 12h, 30m or 45s");
+    let split = text.len().checked_sub(1).ok_or_else(wrong)?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| wrong())?;
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(wrong()),
+    };
+    match number.checked_mul(seconds) {
+        Some(0) | None => Err(wrong()),
+        Some(total) => Ok(std::time::Duration::from_secs(total)),
+    }
 }
 
 /// Parses the command line, runs the command and returns the process's exit code.
@@ -111,6 +154,7 @@ pub fn run() -> ExitCode {
             Command::Worker => worker(settings).await,
             Command::Beat => beat(settings).await,
             Command::Db(command) => run_db(settings, command).await,
+            Command::Keys(command) => run_keys(settings, command).await,
             Command::Config | Command::Openapi | Command::Health { .. } => Ok(()),
         }
     });
@@ -154,7 +198,7 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
 }
 
 async fn task_handle(settings: &Settings) -> Result<Queue, BoxError> {
-    let conn = db::connect(&settings.database).await?;
+    let conn = db::connect_unhurried(&settings.database).await?;
     Ok(Queue::new(
         conn,
         &settings.redis,
@@ -198,17 +242,21 @@ async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxErro
                 async move { api::mon::exposition(broker.as_ref()).await }
             }),
         )
-        .route("/mon/ping", axum::routing::get(api::mon::ping));
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            tracing::error!(%error, "the metrics listener stopped");
-        }
-    });
+        .route("/mon/ping", axum::routing::get(api::mon::ping))
+        .layer(api::shed::ShedLayer::new(settings.server.max_in_flight));
+    // The API's server and limits (`server.*`); it stops with the process.
+    let limits = server::Limits::from(&settings.server);
+    tokio::spawn(server::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     Ok(())
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> {
-    let conn = db::connect(&settings.database).await?;
+    let conn = db::connect_unhurried(&settings.database).await?;
     match command {
         DbCommand::Upgrade { steps } => {
             db::upgrade(&conn, steps).await?;
@@ -219,6 +267,63 @@ async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> 
             print_status(&conn).await?;
         }
         DbCommand::Status => print_status(&conn).await?,
+    }
+    Ok(())
+}
+
+async fn run_keys(settings: Settings, command: KeysCommand) -> Result<(), BoxError> {
+    let conn = db::connect(&settings.database).await?;
+    if settings.database.auto_migrate {
+        // As `serve` does (dev): the keys' table exists on a fresh database too.
+        db::upgrade(&conn, None).await?;
+    }
+    match command {
+        KeysCommand::Create {
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let made = auth::keys::create(&conn, &name, &scopes, expires_in).await?;
+            let expires = made
+                .row
+                .expires_at
+                .map_or("never".to_owned(), |at| at.to_rfc3339());
+            eprintln!(
+                "key {} made: prefix {}, scopes {}, expires {expires}. It is shown once, \
+                 below: keep it in your secret store.",
+                made.row.name, made.row.prefix, made.row.scopes
+            );
+            println!("{}", made.key);
+        }
+        KeysCommand::List => {
+            let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+                at.map_or("-".to_owned(), |at| {
+                    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                })
+            };
+            println!("NAME\tPREFIX\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tREVOKED");
+            for key in auth::keys::list(&conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    key.name,
+                    key.prefix,
+                    key.scopes,
+                    time(Some(key.created_at)),
+                    time(key.expires_at),
+                    time(key.last_used_at),
+                    time(key.revoked_at)
+                );
+            }
+        }
+        KeysCommand::Revoke { name } => {
+            if !auth::keys::revoke(&conn, &name).await? {
+                return Err(format!("no key named {name:?} is in use").into());
+            }
+            eprintln!(
+                "key {name} revoked: refused everywhere within {} s",
+                settings.auth.api_keys.cache_secs
+            );
+        }
     }
     Ok(())
 }
@@ -323,6 +428,22 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn key_lifetimes_are_a_number_and_a_unit() {
+        assert_eq!(
+            lifetime("90d"),
+            Ok(std::time::Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(
+            lifetime("12h"),
+            Ok(std::time::Duration::from_secs(12 * 3_600))
+        );
+        assert_eq!(lifetime("45s"), Ok(std::time::Duration::from_secs(45)));
+        for bad in ["", "d", "0d", "90", "1w", "-1d", "99999999999999999d"] {
+            assert!(lifetime(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn beat_schedules_must_name_a_registered_task_with_fitting_arguments() {

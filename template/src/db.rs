@@ -34,6 +34,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         })
         // sqlx logs every statement at INFO otherwise.
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
+    if settings.statement_timeout_ms > 0 {
+        // Sent with the connection's start-up message (PostgreSQL only): no extra round trip.
+        options.statement_timeout(Duration::from_millis(settings.statement_timeout_ms));
+    }
     let mut connection = Database::connect(options).await?;
     if telemetry::trace::is_on() {
         // A span per statement run in a traced request or task.
@@ -53,27 +57,65 @@ pub fn note_failure(error: &DbErr) -> bool {
     away
 }
 
-/// Whether `error` says the database is away (not that the query is wrong): no connection
-/// to be had, or a connection that broke or that the server is shutting down.
+/// Whether `error` says the database is away (not that the query is wrong, nor that the
+/// database is [`busy`]): a connection that broke, could not be opened, or that the
+/// server is shutting down.
 fn unreachable(error: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+
+    match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => false,
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            sqlx_unreachable(error)
+        }
+        _ => false,
+    }
+}
+
+/// [`unreachable`] for sqlx's own errors.
+fn sqlx_unreachable(error: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
 
     match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        Sqlx::Io(_) | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01-57P03 (the server is shutting
+        // down, or starting: `admin_shutdown`, `crash_shutdown`, `cannot_connect_now`).
+        Sqlx::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code)
+        }),
+        _ => false,
+    }
+}
+
+/// Why the database had no time for a statement, when that is the reason it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// No pooled connection came free within `database.connect_timeout_secs`: every one
+    /// is in use (or, if the server is away, none could be opened: [`Availability::check`]
+    /// tells which).
+    Pool,
+    /// The statement ran past `database.statement_timeout_ms` (SQLSTATE 57014).
+    Statement,
+}
+
+/// Whether `error` says the database is busy rather than away or the query wrong.
+pub fn busy(error: &DbErr) -> Option<Busy> {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+
+    match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => Some(Busy::Pool),
         DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
             match error.as_ref() {
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-                // SQLSTATE class 08 (connection exception), 57P01-57P03 (the server is
-                // shutting down, or starting: `admin_shutdown`, `crash_shutdown`,
-                // `cannot_connect_now`).
-                Sqlx::Database(error) => error.code().is_some_and(|code| {
-                    code.starts_with("08") || ["57P01", "57P02", "57P03"].contains(&&*code)
-                }),
-                _ => false,
+                Sqlx::PoolTimedOut => Some(Busy::Pool),
+                Sqlx::Database(error) if error.code().is_some_and(|code| code == "57014") => {
+                    Some(Busy::Statement)
+                }
+                _ => None,
             }
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -123,6 +165,8 @@ const PROBE_EVERY: Duration = Duration::from_millis(500);
 #[derive(Clone, Debug, Default)]
 pub struct Availability {
     down: Arc<AtomicBool>,
+    /// A [`check`](Self::check) runs (or ran less than [`PROBE_EVERY`] ago).
+    checking: Arc<AtomicBool>,
 }
 
 impl Availability {
@@ -161,12 +205,54 @@ impl Availability {
             tracing::info!(seconds, "the database answers again");
         });
     }
+
+    /// Tells a full pool from a database that is away, after a request waited in vain for
+    /// a pooled connection: a connection of its own, outside the pool, is opened and
+    /// pinged; if the server cannot be reached, the outage starts ([`Self::report_down`]).
+    /// One check at a time, at most one every [`PROBE_EVERY`]: the requests that find one
+    /// under way do not wait for it.
+    pub async fn check(&self, db: &DatabaseConnection) {
+        if self.is_down() || self.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(cause) = answers_outside_pool(db).await {
+            self.report_down(db, &cause);
+        }
+        let checking = self.checking.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(PROBE_EVERY).await;
+            checking.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// Whether the database server answers on a connection of its own (the pool may be full):
+/// `Err` with the cause when it cannot be reached. A server that answers with an error
+/// (too many connections ...) answers. SQLite has no server: it always answers.
+async fn answers_outside_pool(db: &DatabaseConnection) -> Result<(), String> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let pool = db.get_postgres_connection_pool();
+    let options = pool.connect_options();
+    let attempt = async {
+        let mut connection = options.connect().await?;
+        connection.ping().await?;
+        connection.close().await
+    };
+    match tokio::time::timeout(pool.options().get_acquire_timeout(), attempt).await {
+        Err(_) => Err("no connection to the database within its connect timeout".into()),
+        Ok(Err(error)) if sqlx_unreachable(&error) => Err(error.to_string()),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// `url`, asking for no TLS when it names PostgreSQL on this machine's loopback and says
 /// nothing of TLS (no `sslmode`, no `PGSSLMODE`). Traffic on loopback never leaves the
-/// machine, so TLS protects nothing there, and it costs both sides CPU on every query
-/// (measured: README, "Benchmarks"). Any other URL is used as written.
+/// machine, so TLS protects nothing there, and it costs both sides CPU on every query.
+/// Any other URL is used as written.
 fn plain_on_loopback(url: &str) -> Cow<'_, str> {
     let Ok(mut parsed) = url::Url::parse(url) else {
         return url.into();
@@ -190,6 +276,36 @@ fn plain_on_loopback(url: &str) -> Cow<'_, str> {
     }
     parsed.query_pairs_mut().append_pair("sslmode", "disable");
     String::from(parsed).into()
+}
+
+/// [`connect`] without `database.statement_timeout_ms`, which bounds the API's statements:
+/// for the processes and steps that serve no request (tasks, migrations), whose statements
+/// may rightly run longer (the nightly purge of a large table).
+pub async fn connect_unhurried(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect(&DatabaseSettings {
+        statement_timeout_ms: 0,
+        ..settings.clone()
+    })
+    .await
+}
+
+/// Applies every pending migration as `serve` starts (`database.auto_migrate`): on
+/// PostgreSQL with a statement timeout, on a pool of its own without it, closed once done.
+pub async fn upgrade_at_start(
+    db: &DatabaseConnection,
+    settings: &DatabaseSettings,
+) -> Result<(), DbErr> {
+    if settings.statement_timeout_ms == 0
+        || db.get_database_backend() != sea_orm::DbBackend::Postgres
+    {
+        return upgrade(db, None).await;
+    }
+    let unhurried = connect_unhurried(settings).await?;
+    let upgraded = upgrade(&unhurried, None).await;
+    if let Err(error) = unhurried.close().await {
+        tracing::debug!(%error, "closing the migrations' connections");
+    }
+    upgraded
 }
 
 /// Applies `steps` pending migrations, or all of them.

@@ -1,6 +1,12 @@
 //! Unread request bodies, drained before an error is answered: a client that writes its
 //! whole body before reading (Python's urllib and requests, many scripts) would otherwise
 //! get a connection reset instead of the 413 (or 415, 404 ...) the service answered.
+//!
+//! Only bodies that are plausibly honest are drained: a declared `Content-Length` of at
+//! most [`DRAIN_FACTOR`] times `server.body_limit_bytes` (a chunked body, up to as much),
+//! for at most [`DRAIN_MAX_TIME`]. A larger body is not read at all: the answer says
+//! `Connection: close` and the connection is closed once it is written, so a client cannot
+//! make the service read (and spend time on) what it chooses.
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,25 +17,56 @@ use std::time::Duration;
 use axum::BoxError;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{Response as HttpResponse, StatusCode, header};
+use axum::http::{HeaderValue, Response as HttpResponse, StatusCode, header};
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
-use tower::Service;
+use tower::{Layer, Service};
 
-/// At most this much of an unread body is read and thrown away; a larger one is cut off.
-pub const DRAIN_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// A refused body is drained when it is at most this many times the body limit.
+pub const DRAIN_FACTOR: u64 = 4;
 /// And for at most this long.
-pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(5);
+pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(2);
 
-/// Reads what the handler left of the body of a request it refused (a 4xx but a 408), within
-/// [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`], before answering. A client that asked
-/// `Expect: 100-continue` and was refused before its body was read has sent none: it is
-/// told the status without being invited to send it.
+/// Drains what is left of refused bodies of up to [`DRAIN_FACTOR`] times `body_limit`
+/// bytes (see [`DrainUnreadBody`]).
+#[derive(Clone, Copy)]
+pub struct DrainLayer {
+    max_bytes: u64,
+}
+
+impl DrainLayer {
+    /// For bodies limited to `body_limit` bytes (`server.body_limit_bytes`).
+    pub fn new(body_limit: usize) -> Self {
+        Self {
+            max_bytes: (body_limit as u64).saturating_mul(DRAIN_FACTOR),
+        }
+    }
+}
+
+impl<S> Layer<S> for DrainLayer {
+    type Service = DrainUnreadBody<S>;
+
+    fn layer(&self, inner: S) -> DrainUnreadBody<S> {
+        DrainUnreadBody {
+            inner,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// Reads what the handler left of the body of a request it refused (a 4xx but a 408), if
+/// the body is plausibly honest (see the module), before answering; otherwise the answer
+/// closes the connection. A client that asked `Expect: 100-continue` and was refused
+/// before its body was read has sent none: it is told the status without being invited to
+/// send it.
 ///
 /// A layer of its own rather than `from_fn`, which clones and boxes the whole stack below
 /// it on every request; a request without a body (most GETs) goes straight through.
 #[derive(Clone)]
-pub struct DrainUnreadBody<S>(pub S);
+pub struct DrainUnreadBody<S> {
+    inner: S,
+    max_bytes: u64,
+}
 
 impl<S, B> Service<Request> for DrainUnreadBody<S>
 where
@@ -44,13 +81,13 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         if request.body().is_end_stream() {
             // No body: nothing to share.
-            let response = self.0.call(request);
+            let response = self.inner.call(request);
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
         }
         let (parts, body) = request.into_parts();
@@ -58,20 +95,29 @@ where
             .headers
             .get(header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        // hyper gives the declared length as the body's exact size.
+        let declared = body.size_hint().exact();
+        let max_bytes = self.max_bytes;
         let shared = Shared::new(body);
         let response = self
-            .0
+            .inner
             .call(Request::from_parts(parts, Body::new(shared.clone())));
         Box::pin(async move {
-            let response = response.await?;
+            let mut response = response.await?.map(Body::new);
             // Unread and never invited: the client sends nothing more.
             let invited = !waits_to_send || shared.was_read();
             // A 408 went out because the body was too slow to come: not waited for any longer.
             let status = response.status();
             if status.is_client_error() && status != StatusCode::REQUEST_TIMEOUT && invited {
-                shared.drain().await;
+                let honest = declared.is_none_or(|length| length <= max_bytes);
+                if !(honest && shared.drain(max_bytes).await) {
+                    // The rest of the body stays unread: say that the connection ends here.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
             }
-            Ok(response.map(Body::new))
+            Ok(response)
         })
     }
 }
@@ -96,11 +142,13 @@ impl Shared {
         self.read.load(Ordering::Relaxed)
     }
 
-    async fn drain(&self) {
+    /// Reads the rest of the body, up to `max_bytes` and [`DRAIN_MAX_TIME`]; whether it
+    /// came to its end.
+    async fn drain(&self, max_bytes: u64) -> bool {
         let Ok(mut body) = self.body.lock().map(|mut body| std::mem::take(&mut *body)) else {
-            return;
+            return false;
         };
-        let mut left = DRAIN_MAX_BYTES;
+        let mut left = max_bytes;
         let drained = tokio::time::timeout(DRAIN_MAX_TIME, async {
             while !body.is_end_stream() {
                 let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
@@ -118,11 +166,12 @@ impl Shared {
         .await;
         if drained != Ok(true) {
             // The connection closes with the body unread; the client may see a reset.
-            tracing::info!(
-                drained_bytes = DRAIN_MAX_BYTES - left,
+            tracing::debug!(
+                drained_bytes = max_bytes - left,
                 "request body too long to drain before answering"
             );
         }
+        drained == Ok(true)
     }
 }
 

@@ -23,12 +23,19 @@ pub struct ApiError {
     cause: Option<String>,
     /// A 503 because the database is away: logged once per outage, not per request.
     database_away: bool,
+    /// A 503 because the database is busy: a warning, not an error (no Sentry event).
+    database_busy: Option<crate::db::Busy>,
 }
 
 /// Put on a response whose request found the database away, with the cause: the outage
 /// guard (see [`super::outage`]) takes it from there.
 #[derive(Debug, Clone)]
 pub struct DatabaseAway(pub String);
+
+/// Put on a response whose request waited in vain for a pooled connection: the outage
+/// guard checks whether the database is busy or away.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolExhausted;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -61,6 +68,7 @@ impl ApiError {
             },
             cause: None,
             database_away: false,
+            database_busy: None,
         }
     }
 
@@ -97,6 +105,17 @@ impl ApiError {
         error
     }
 
+    /// The 503 of a request the database had no time for (see [`crate::db::Busy`]).
+    pub fn database_busy(reason: crate::db::Busy, cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} is busy; try again later", Dependency::Database),
+        )
+        .with_cause(cause);
+        error.database_busy = Some(reason);
+        error
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -106,6 +125,8 @@ impl ApiError {
 pub fn default_code(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::REQUEST_TIMEOUT => "request_timeout",
@@ -126,6 +147,9 @@ impl IntoResponse for ApiError {
         if self.database_away {
             // Not a bug: the outage is logged once, where it is noticed.
             tracing::debug!(error, "the database is unreachable");
+        } else if self.database_busy.is_some() {
+            // Not a bug either: the database or its pool is too small for the load.
+            tracing::warn!(error, "the database is busy");
         } else if self.status.is_server_error() {
             // One ERROR event per failed request: Sentry gets one report each.
             tracing::error!(status = self.status.as_u16(), error, "request failed");
@@ -139,6 +163,8 @@ impl IntoResponse for ApiError {
         }
         if self.database_away {
             response.extensions_mut().insert(DatabaseAway(error));
+        } else if self.database_busy == Some(crate::db::Busy::Pool) {
+            response.extensions_mut().insert(PoolExhausted);
         }
         response
     }
@@ -164,6 +190,7 @@ impl From<controllers::Error> for ApiError {
                 dependency: Dependency::Database,
                 ..
             } => Self::database_away(error),
+            Error::Busy { reason, .. } => Self::database_busy(reason, error),
             Error::Unavailable { dependency, .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{dependency} is unavailable; try again later"),
@@ -218,8 +245,8 @@ pub enum ServerErrors {
     /// Something went wrong inside; the log has the cause
     #[response(status = 500)]
     Internal(ErrorBody),
-    /// The database or the task queue cannot be reached (the message says which); try
-    /// again later
+    /// The database or the task queue cannot be reached, the database is busy, or the
+    /// service is overloaded (the message says which); try again after `Retry-After`
     #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait before trying again")))]
     Unavailable(ErrorBody),
 }
@@ -366,7 +393,9 @@ mod tests {
         let mut responses = Vec::new();
         let errors = errors_logged(|| {
             for _ in 0..3 {
-                let refused = sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+                let refused = sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                    "connection refused".into(),
+                ));
                 responses.push(ApiError::from(controllers::Error::from(refused)).into_response());
             }
         });
@@ -424,10 +453,8 @@ mod tests {
 
         for (error, message) in [
             (queue, "the task queue is unavailable; try again later"),
-            (
-                timeout.into(),
-                "the database is unavailable; try again later",
-            ),
+            // Every pooled connection in use: busy (the outage guard checks for more).
+            (timeout.into(), "the database is busy; try again later"),
             (
                 refused.into(),
                 "the database is unavailable; try again later",

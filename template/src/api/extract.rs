@@ -86,22 +86,3 @@ impl From<PathRejection> for ApiError {
         Self::new(rejection.status(), rejection.body_text())
     }
 }
-
-/// The request's `X-Request-Id` (always set by the middleware), for work it schedules.
-pub struct RequestId(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        Ok(Self(id))
-    }
-}

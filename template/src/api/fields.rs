@@ -47,6 +47,25 @@ pub fn optional_integer<const MIN: i32, const MAX: i32>() -> Object {
     integer_schema(MIN, MAX, [Type::Integer, Type::Null].into_iter().collect())
 }
 
+/// A field checked by `Checks::range` from `MIN` to `MAX` (read with [`whole::i64`]).
+pub fn big_integer<const MIN: i64, const MAX: i64>() -> Object {
+    big_integer_schema(MIN, MAX, Type::Integer.into())
+}
+
+/// As [`big_integer`], in a body where the field may be left out (or `null`).
+pub fn optional_big_integer<const MIN: i64, const MAX: i64>() -> Object {
+    big_integer_schema(MIN, MAX, [Type::Integer, Type::Null].into_iter().collect())
+}
+
+fn big_integer_schema(min: i64, max: i64, kind: SchemaType) -> Object {
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(min))
+        .maximum(Some(max))
+        .build()
+}
+
 fn integer_schema(min: i32, max: i32, kind: SchemaType) -> Object {
     ObjectBuilder::new()
         .schema_type(kind)
@@ -144,12 +163,7 @@ pub fn optional_int32() -> Object {
 }
 
 fn int64_schema(nullable: bool) -> Object {
-    ObjectBuilder::new()
-        .schema_type(kind(Type::Integer, nullable))
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(i64::MIN))
-        .maximum(Some(i64::MAX))
-        .build()
+    big_integer_schema(i64::MIN, i64::MAX, kind(Type::Integer, nullable))
 }
 
 /// Any `i64` (read with [`whole::i64`]).

@@ -11,9 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::queue::Queue;
 
+pub mod auth;
 pub mod deprecation;
 pub mod docs;
 pub mod drain;
@@ -23,6 +25,8 @@ pub mod fields;
 pub mod mon;
 pub mod outage;
 pub mod pagination;
+pub mod request_id;
+pub mod shed;
 pub mod v1;
 
 /// What every handler can reach.
@@ -33,6 +37,8 @@ pub struct AppState {
     pub database: crate::db::Availability,
     pub tasks: Queue,
     pub settings: Arc<Settings>,
+    /// Checks callers' credentials (see [`auth`]).
+    pub auth: Authenticator,
 }
 
 /// The top of the OpenAPI document; the paths come from the routes' annotations.
@@ -40,7 +46,9 @@ pub struct AppState {
 #[openapi(
     info(description = "The service's REST API. Every error answers \
         `{\"error\": {\"code\", \"message\", \"details\"?}}`; every response carries \
-        `X-Request-Id`. The [guide](guide/) explains resources, tasks, errors and paging."),
+        `X-Request-Id`. Any route but `/mon/ping` may answer 503 `overloaded`, with \
+        `Retry-After`, when the service handles as many requests as it takes at once. The \
+        [guide](guide/) explains resources, tasks, errors and paging."),
     tags(
         (name = "persons", description = "The example resource"),
         (name = "tasks", description = "Background tasks and their state"),
@@ -70,6 +78,7 @@ fn documented(metrics: bool) -> OpenApiRouter<AppState> {
 pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
     let mut doc = documented(settings.metrics.enabled).into_openapi();
     pagination::document_limits(&mut doc, &settings.api);
+    auth::document(&mut doc, &settings.auth);
     doc
 }
 
@@ -77,6 +86,10 @@ pub fn openapi(settings: &Settings) -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (router, mut openapi) = documented(state.settings.metrics.enabled).split_for_parts();
     pagination::document_limits(&mut openapi, &state.settings.api);
+    auth::document(&mut openapi, &state.settings.auth);
+    // The permission each route needs is read from its documentation: one declaration.
+    let rules = auth::Rules::from_openapi(&openapi);
+    let checks = auth::AuthLayer::new(state.auth.clone(), rules, &state.settings.auth);
     // Swagger UI's files are built into the binary; nothing is fetched from elsewhere.
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)
@@ -86,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs)
         .merge(self::docs::router())
         .layer(outage)
+        .layer(checks)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -37,7 +37,7 @@ pub struct Health {
 /// Check that the process is alive
 ///
 /// Liveness: answers as long as the process serves HTTP, touching nothing else.
-#[utoipa::path(get, path = "/ping", tag = "monitoring",
+#[utoipa::path(get, path = "/ping", tag = "monitoring", security(()),
     responses((status = 200, description = "The process serves HTTP", body = Health)))]
 pub async fn ping() -> Json<Health> {
     Json(Health {
@@ -50,7 +50,7 @@ pub async fn ping() -> Json<Health> {
 ///
 /// Readiness: the database, and Redis when tasks go through it, answer. A 503 names what
 /// does not (`{"status": "unavailable", "checks": {"database": "...", "redis": "ok"}}`).
-#[utoipa::path(get, path = "/ready", tag = "monitoring",
+#[utoipa::path(get, path = "/ready", tag = "monitoring", security(()),
     responses(
         (status = 200, description = "Every dependency answers", body = Health),
         (status = 503, description = "A dependency does not; `checks` names it", body = Health),
@@ -93,6 +93,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 ///
 /// Prometheus metrics of this process: requests, latency, tasks, queue depth.
 #[utoipa::path(get, path = "/metrics", tag = "monitoring",
+    security(("bearer" = ["metrics:read"])),
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

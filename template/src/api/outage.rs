@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use sea_orm::DatabaseConnection;
 use tower::{Layer, Service};
 
-use super::error::{ApiError, DatabaseAway};
+use super::error::{ApiError, DatabaseAway, PoolExhausted};
 use crate::db::Availability;
 
 /// Answers the API's routes with a 503 while the database is known to be away, and notes
-/// an outage when a request finds it away. Monitoring (`/ready` checks for itself) and the
+/// an outage when a request finds it away (or waited in vain for a pooled connection while
+/// the server cannot be reached either). Monitoring (`/ready` checks for itself) and the
 /// docs do not need the database and pass.
 #[derive(Clone)]
 pub struct GuardLayer(Arc<Watch>);
@@ -80,6 +81,10 @@ where
             let response = response.await?;
             if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
                 watch.database.report_down(&watch.db, cause);
+            } else if response.extensions().get::<PoolExhausted>().is_some() {
+                // Answered once the check is done, so that the next request already
+                // knows whether the database is away.
+                watch.database.check(&watch.db).await;
             }
             Ok(response)
         })

@@ -7,16 +7,13 @@ use super::error::ApiError;
 use crate::config::ApiSettings;
 use crate::controllers::{Page, Paged};
 
-/// The last page number a client may ask for (documented): with the largest possible
-/// `per_page`, its offset still fits the database's 64-bit integers.
-pub const MAX_PAGE: u64 = 922_337_203_685_477;
-
 /// The query parameters of a list route: `?page=&per_page=`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// From 1 (the default). Pages past the end are empty.
+    /// From 1 (the default); `page × per_page` at most `api.max_page_depth` (described
+    /// from the settings by [`document_limits`]). Pages past the end are empty.
     #[param(minimum = 1)]
     pub page: Option<u64>,
     /// Objects per page (described from the settings by [`document_limits`]).
@@ -35,24 +32,36 @@ impl PageQuery {
             )));
         }
         let number = self.page.unwrap_or(1);
-        // The offset must fit in a signed 64-bit SQL integer.
-        let fits = (number.saturating_sub(1))
-            .checked_mul(per_page)
-            .is_some_and(|offset| offset <= i64::MAX as u64);
-        if number == 0 || number > MAX_PAGE || !fits {
+        if number == 0 {
             return Err(ApiError::bad_request("page must be a positive page number"));
+        }
+        // The database reads and skips every row before the page: a deep page costs as
+        // much as reading them all. (The bound also keeps the offset far inside SQL's
+        // 64-bit integers.)
+        let depth = settings.max_page_depth;
+        if number.checked_mul(per_page).is_none_or(|rows| rows > depth) {
+            return Err(ApiError::bad_request(format!(
+                "page × per_page must be at most {depth}: lists are paged {depth} objects \
+                 deep at most (at per_page={per_page}, the last page is {})",
+                depth / per_page
+            )));
         }
         Ok(Page { number, per_page })
     }
 }
 
-/// Documents the limits of `page` and `per_page`: [`MAX_PAGE`], and `per_page` as
-/// configured.
+/// Documents the limits of `page` and `per_page`, as configured.
 pub fn document_limits(doc: &mut OpenApi, settings: &ApiSettings) {
     let description = format!(
         "Objects per page, 1 to {} (`api.max_per_page`); {} (`api.default_per_page`) when \
          not given.",
         settings.max_per_page, settings.default_per_page
+    );
+    let depth = settings.max_page_depth;
+    let page_description = format!(
+        "From 1 (the default). Lists are paged {depth} objects deep at most \
+         (`api.max_page_depth`): `page × per_page` over {depth} is a 400. Pages past the \
+         end are empty."
     );
     for item in doc.paths.paths.values_mut() {
         let operations = [
@@ -67,7 +76,10 @@ pub fn document_limits(doc: &mut OpenApi, settings: &ApiSettings) {
                     continue;
                 };
                 let maximum = match parameter.name.as_str() {
-                    "page" => MAX_PAGE,
+                    "page" => {
+                        parameter.description = Some(page_description.clone());
+                        depth
+                    }
                     "per_page" => {
                         parameter.description = Some(description.clone());
                         settings.max_per_page
@@ -113,6 +125,7 @@ mod tests {
         ApiSettings {
             default_per_page: 20,
             max_per_page: 100,
+            max_page_depth: 10_000,
         }
     }
 
@@ -138,6 +151,25 @@ mod tests {
         ] {
             let query = PageQuery { page, per_page };
             assert!(query.page(&settings()).is_err(), "{page:?} {per_page:?}");
+        }
+    }
+
+    #[test]
+    fn pages_reach_max_page_depth_objects_deep_and_no_deeper() {
+        let page = |page, per_page| PageQuery {
+            page: Some(page),
+            per_page: Some(per_page),
+        };
+        for (number, per_page) in [(500, 20), (100, 100), (10_000, 1)] {
+            assert!(page(number, per_page).page(&settings()).is_ok(), "{number}");
+        }
+        for (number, per_page) in [(501, 20), (101, 100), (900_719_925_474_099, 10)] {
+            let error = page(number, per_page)
+                .page(&settings())
+                .expect_err("too deep");
+            assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+            let message = format!("{error:?}");
+            assert!(message.contains("at most 10000"), "{message}");
         }
     }
 

@@ -17,12 +17,14 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+mod auth;
 mod load;
 mod otel;
 pub mod secret;
 mod validate;
 pub mod values;
 
+pub use auth::{ApiKeySettings, AuthSettings, OidcSettings, TokenAlgorithm};
 pub use load::ConfigError;
 pub use secret::{Secret, SecretUrl};
 pub use values::{
@@ -101,6 +103,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub tasks: TaskSettings,
     pub beat: BeatSettings,
+    pub auth: AuthSettings,
 }
 
 fn default_env() -> Environment {
@@ -119,6 +122,18 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// How long a shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// A client must send a whole request head (request line and headers) within this
+    /// long of its first byte (of the connection's opening, for its first request).
+    pub header_read_timeout_secs: u64,
+    /// A kept-alive connection with no request for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listener's backlog while idle ones
+    /// are closed to make room.
+    pub max_connections: usize,
+    /// Requests handled at once (`/mon/ping` aside); more get a 503 at once.
+    pub max_in_flight: usize,
+    /// Largest request head (request line and headers); a larger one gets a 431.
+    pub max_header_bytes: usize,
 }
 
 /// The SQL database: PostgreSQL (`postgres://`) or SQLite (`sqlite://`).
@@ -130,6 +145,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub min_connections: u32,
     pub connect_timeout_secs: u64,
+    /// PostgreSQL cancels a statement of the API (`serve`) running longer than this (0: the
+    /// server's own `statement_timeout`); workers, beats and `db` commands run without it.
+    pub statement_timeout_ms: u64,
     /// Apply pending migrations when the service starts (handy in dev, off in prod).
     pub auto_migrate: bool,
 }
@@ -165,6 +183,9 @@ pub struct TaskSettings {
     pub shutdown_timeout_secs: u64,
     /// How often delayed retries are checked for being due.
     pub poll_interval_ms: u64,
+    /// A task still pending this long after it was scheduled, whose message is not in
+    /// Redis (its push was lost), is pushed again by the next worker or beat that looks.
+    pub requeue_after_secs: u64,
 }
 
 /// The scheduler that fires tasks on cron-like schedules.
@@ -198,6 +219,8 @@ pub struct Schedule {
 pub struct ApiSettings {
     pub default_per_page: u64,
     pub max_per_page: u64,
+    /// How deep offset paging reaches: `page × per_page` at most this many objects.
+    pub max_page_depth: u64,
 }
 
 /// Log output: a filter, then each sink on or off with its own format and queue.
@@ -456,6 +479,12 @@ mod tests {
             "configuration error: beat.schedules.purge-finished-tasks.cron \"every night\" is \
              not a cron pattern: Invalid pattern: Pattern must have between 5 and 7 fields."
         );
+        let name = format!("APP__BEAT__SCHEDULES__{}", "X".repeat(65));
+        let (cron, task) = (format!("{name}__CRON"), format!("{name}__TASK"));
+        let error = load(&[(cron.as_str(), "* * * * *"), (task.as_str(), "tasks.ping")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must be 1 to 64 letters"), "{error}");
         let settings = load(&[]).expect("loads");
         let schedule = &settings.beat.schedules["purge-finished-tasks"];
         assert_eq!(schedule.cron.cron().as_str(), "0 30 3 * * *");
@@ -623,10 +652,114 @@ mod tests {
                 "server.body_limit_bytes",
             ),
             ("APP__API__MAX_PER_PAGE", "100000000", "api.max_per_page"),
+            ("APP__API__MAX_PAGE_DEPTH", "50", "api.max_page_depth"),
+            (
+                "APP__SERVER__HEADER_READ_TIMEOUT_SECS",
+                "0",
+                "server.header_read_timeout_secs",
+            ),
+            (
+                "APP__SERVER__IDLE_TIMEOUT_SECS",
+                "0",
+                "server.idle_timeout_secs",
+            ),
+            (
+                "APP__SERVER__MAX_CONNECTIONS",
+                "0",
+                "server.max_connections",
+            ),
+            ("APP__SERVER__MAX_IN_FLIGHT", "0", "server.max_in_flight"),
+            (
+                "APP__SERVER__MAX_HEADER_BYTES",
+                "1024",
+                "server.max_header_bytes",
+            ),
         ] {
             let error = load(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(key), "{name}: {error}");
         }
+    }
+
+    #[test]
+    fn auth_is_on_except_in_dev_and_prod_refuses_to_run_open() {
+        assert!(!load(&[]).expect("dev").auth.enabled, "dev runs open");
+        assert!(load(&[(ENV_VAR, "test")]).expect("test").auth.enabled);
+        let prod = [
+            (ENV_VAR, "prod"),
+            ("APP__DATABASE__URL", "postgres://u:p@db/app"),
+            ("APP__TASKS__EAGER", "true"),
+        ];
+        assert!(load(&prod).expect("prod").auth.enabled);
+        let open = [prod.as_slice(), &[("APP__AUTH__ENABLED", "false")]].concat();
+        let error = load(&open).expect_err("refused").to_string();
+        assert!(error.contains("auth.allow_open_in_prod"), "{error}");
+        let allowed = [
+            open.as_slice(),
+            &[("APP__AUTH__ALLOW_OPEN_IN_PROD", "true")],
+        ]
+        .concat();
+        assert!(load(&allowed).is_ok());
+    }
+
+    #[test]
+    fn token_settings_are_checked_one_line_per_mistake() {
+        let issuer = (
+            "APP__AUTH__OIDC__ISSUER",
+            "https://login.example.com/realms/acme",
+        );
+        let audience = ("APP__AUTH__OIDC__AUDIENCES", "[orders-api]");
+        let refused = |vars: &[(&str, &str)], expected: &str| {
+            let message = load(vars).expect_err("refused").to_string();
+            assert!(message.contains(expected), "{expected}: {message}");
+            assert_eq!(message.lines().count(), 1, "{message}");
+        };
+        refused(&[issuer], "auth.oidc.audiences");
+        refused(
+            &[
+                ("APP__AUTH__OIDC__ISSUER", "http://login.example.com"),
+                audience,
+            ],
+            "auth.oidc.issuer must be an https:// URL",
+        );
+        refused(
+            &[audience],
+            "auth.oidc.audiences is set but auth.oidc.issuer is not",
+        );
+        refused(
+            &[issuer, audience, ("APP__AUTH__OIDC__ALGORITHMS", "[none]")],
+            "never accepted",
+        );
+        refused(
+            &[issuer, audience, ("APP__AUTH__OIDC__ALGORITHMS", "[HS256]")],
+            "hs256_secret",
+        );
+        refused(
+            &[issuer, audience, ("APP__AUTH__OIDC__HS256_SECRET", "short")],
+            "at least 32 bytes",
+        );
+        refused(
+            &[("APP__AUTH__API_KEYS__CACHE_SECS", "0")],
+            "auth.api_keys.cache_secs",
+        );
+        let fine = load(&[
+            issuer,
+            audience,
+            (
+                "APP__AUTH__OIDC__HS256_SECRET",
+                "a shared secret of thirty-two bytes!",
+            ),
+        ])
+        .expect("fine");
+        let printed = fine.redacted_yaml();
+        assert!(
+            !printed.contains("thirty-two"),
+            "the secret is hidden: {printed}"
+        );
+        let local = [
+            ("APP__AUTH__OIDC__ISSUER", "http://127.0.0.1:8080"),
+            audience,
+        ];
+        assert!(load(&local).is_ok(), "http on loopback (tests)");
     }
 
     #[test]

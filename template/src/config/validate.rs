@@ -5,6 +5,14 @@ use super::{ConfigError, Environment, FILE_VAR, OVERRIDE_PREFIX, Settings};
 
 /// The largest page a list may be configured to return.
 const MAX_PER_PAGE_LIMIT: u64 = 10_000;
+/// The deepest offset paging may be configured to reach.
+const MAX_PAGE_DEPTH_LIMIT: u64 = 10_000_000;
+/// The longest beat schedule name (its ticks' request ids hold it).
+const MAX_SCHEDULE_NAME: usize = 64;
+/// hyper reads a request head into a buffer of at least this size.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+/// And a head larger than this is no request a client needs to send.
+const MAX_HEADER_BYTES_LIMIT: usize = 1024 * 1024;
 
 impl Settings {
     /// Checks what serde cannot: values that depend on each other or on the environment.
@@ -34,6 +42,13 @@ impl Settings {
                 "server.body_limit_bytes",
                 self.server.body_limit_bytes as u64,
             ),
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", self.server.idle_timeout_secs),
+            ("server.max_connections", self.server.max_connections as u64),
+            ("server.max_in_flight", self.server.max_in_flight as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return fail(format!("{key} must be at least 1"));
@@ -46,9 +61,21 @@ impl Settings {
         if self.api.default_per_page == 0 || self.api.default_per_page > self.api.max_per_page {
             return fail("api.default_per_page must be between 1 and api.max_per_page".into());
         }
+        if !(self.api.max_per_page..=MAX_PAGE_DEPTH_LIMIT).contains(&self.api.max_page_depth) {
+            return fail(format!(
+                "api.max_page_depth must be between api.max_per_page and {MAX_PAGE_DEPTH_LIMIT}"
+            ));
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES_LIMIT).contains(&self.server.max_header_bytes) {
+            return fail(format!(
+                "server.max_header_bytes must be between {MIN_HEADER_BYTES} and \
+                 {MAX_HEADER_BYTES_LIMIT}"
+            ));
+        }
         self.validate_log()?;
         self.validate_trace()?;
-        self.validate_tasks()
+        self.validate_tasks()?;
+        self.auth.validate(self.env)
     }
 
     fn validate_log(&self) -> Result<(), ConfigError> {
@@ -111,6 +138,7 @@ impl Settings {
             ("tasks.retry_base_ms", self.tasks.retry_base_ms),
             ("tasks.worker_lease_secs", self.tasks.worker_lease_secs),
             ("tasks.poll_interval_ms", self.tasks.poll_interval_ms),
+            ("tasks.requeue_after_secs", self.tasks.requeue_after_secs),
             ("beat.lease_secs", self.beat.lease_secs),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
@@ -118,6 +146,19 @@ impl Settings {
         }
         if self.tasks.retry_max_ms < self.tasks.retry_base_ms {
             return fail("tasks.retry_max_ms must be at least tasks.retry_base_ms".into());
+        }
+        for name in self.beat.schedules.keys() {
+            // A tick's tasks carry `beat:{name}:{time}` as their request id: kept as short
+            // and plain as a client's (see `api::request_id`).
+            let plain = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if name.is_empty() || name.len() > MAX_SCHEDULE_NAME || !plain {
+                return fail(format!(
+                    "beat.schedules: {name:?} must be 1 to {MAX_SCHEDULE_NAME} letters, \
+                     digits, '-', '_' or '.'"
+                ));
+            }
         }
         let namespace = &self.tasks.namespace;
         if namespace.is_empty()

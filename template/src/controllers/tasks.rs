@@ -9,15 +9,16 @@ use uuid::Uuid;
 
 use super::{Dependency, Error};
 use crate::models::task;
-use crate::queue::{JobCall, Queue, ScheduleError, store};
+use crate::queue::{JobCall, Origin, Queue, ScheduleError, store};
 
-/// Schedules one task; returns its row.
+/// Schedules one task; returns its row. `origin` is the scheduling request's id and caller
+/// (an `Option<String>` gives the request id alone).
 pub async fn schedule_task(
     queue: &Queue,
     call: JobCall,
-    request_id: Option<String>,
+    origin: impl Into<Origin>,
 ) -> Result<task::Model, Error> {
-    let mut rows = schedule(queue, vec![vec![call]], request_id).await?;
+    let mut rows = schedule(queue, vec![vec![call]], origin.into()).await?;
     rows.pop()
         .ok_or_else(|| Error::Internal("no task was written".into()))
 }
@@ -27,31 +28,31 @@ pub async fn schedule_task(
 pub async fn schedule_chain(
     queue: &Queue,
     calls: Vec<JobCall>,
-    request_id: Option<String>,
+    origin: impl Into<Origin>,
 ) -> Result<Vec<task::Model>, Error> {
     if calls.is_empty() {
         return Ok(Vec::new());
     }
-    schedule(queue, vec![calls], request_id).await
+    schedule(queue, vec![calls], origin.into()).await
 }
 
 /// Schedules independent tasks in one database write and one queue push.
 pub async fn schedule_many(
     queue: &Queue,
     calls: Vec<JobCall>,
-    request_id: Option<String>,
+    origin: impl Into<Origin>,
 ) -> Result<Vec<task::Model>, Error> {
     let chains = calls.into_iter().map(|call| vec![call]).collect();
-    schedule(queue, chains, request_id).await
+    schedule(queue, chains, origin.into()).await
 }
 
 async fn schedule(
     queue: &Queue,
     chains: Vec<Vec<JobCall>>,
-    request_id: Option<String>,
+    origin: Origin,
 ) -> Result<Vec<task::Model>, Error> {
     queue
-        .schedule(chains, request_id)
+        .schedule(chains, origin)
         .await
         .map_err(|error| match error {
             ScheduleError::Database(error) => Error::from(error),

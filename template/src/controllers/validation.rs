@@ -1,7 +1,6 @@
 //! The rules of input fields, each written once: the controllers check input with them,
 //! and the API documents them from the same limits (see `api::fields`).
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::DbBackend;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -39,8 +38,14 @@ impl Checks {
     }
 
     /// A whole number from `min` to `max`.
-    pub fn range(&mut self, field: &'static str, value: i32, min: i32, max: i32) {
-        if !(min..=max).contains(&value) {
+    pub fn range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &'static str,
+        value: T,
+        min: T,
+        max: T,
+    ) {
+        if value < min || value > max {
             self.fail(field, format!("must be between {min} and {max}"));
         }
     }
@@ -73,7 +78,7 @@ pub const DATETIME_RULE: &str =
 /// What [`Checks::uuid`] accepts, in words.
 pub const UUID_RULE: &str = "A UUID, hyphenated.";
 /// What [`Checks::json`] accepts, in words.
-pub const JSON_RULE: &str = "Any JSON value (on PostgreSQL, its strings may not contain U+0000).";
+pub const JSON_RULE: &str = "Any JSON value; its strings may not contain U+0000.";
 
 /// The checks of the other field types `cargo xtask new resource` knows.
 impl Checks {
@@ -141,8 +146,9 @@ impl Checks {
     }
 
     /// Any JSON value. PostgreSQL's `jsonb` cannot store U+0000 in a string (or a key):
-    /// on PostgreSQL such a value is refused, naming the field; SQLite stores it.
-    pub fn json(&mut self, field: &'static str, value: Value, backend: DbBackend) -> Value {
+    /// such a value is refused, naming the field, whatever the database (so that the API
+    /// answers alike on PostgreSQL and SQLite).
+    pub fn json(&mut self, field: &'static str, value: Value) -> Value {
         fn has_nul(value: &Value) -> bool {
             match value {
                 Value::String(text) => text.contains('\0'),
@@ -151,7 +157,7 @@ impl Checks {
                 _ => false,
             }
         }
-        if backend == DbBackend::Postgres && has_nul(&value) {
+        if has_nul(&value) {
             self.fail(
                 field,
                 "must not contain the character U+0000 (PostgreSQL cannot store it)",
@@ -241,19 +247,26 @@ mod tests {
     }
 
     #[test]
-    fn json_may_be_anything_but_nul_on_postgresql() {
+    fn json_may_be_anything_but_nul() {
         let value = serde_json::json!({"a": [1, "b", null, {"c": true}]});
         let mut checks = Checks::default();
-        assert_eq!(checks.json("f", value.clone(), DbBackend::Postgres), value);
+        assert_eq!(checks.json("f", value.clone()), value);
         assert!(checks.finish().is_ok());
         for nul in [
             serde_json::json!({"a": ["x\u{0}"]}),
             serde_json::json!({"k\u{0}": 1}),
         ] {
-            let postgres = bad_fields(|c| drop(c.json("f", nul.clone(), DbBackend::Postgres)));
-            assert_eq!(postgres, ["f"]);
-            let sqlite = bad_fields(|c| drop(c.json("f", nul, DbBackend::Sqlite)));
-            assert!(sqlite.is_empty(), "SQLite stores it");
+            assert_eq!(bad_fields(|c| drop(c.json("f", nul))), ["f"]);
         }
+    }
+
+    #[test]
+    fn ranges_take_both_ends_of_any_whole_number_type() {
+        assert!(bad_fields(|c| c.range("f", 150, 0, 150)).is_empty());
+        assert_eq!(bad_fields(|c| c.range("f", -1, 0, 150)), ["f"]);
+        assert_eq!(
+            bad_fields(|c| c.range("f", 5_000_000_001_i64, 0, 5_000_000_000)),
+            ["f"]
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! Any number of beats may run. The one holding a lease in Redis fires the schedules;
 //! if it dies, another takes the lease within `beat.lease_secs`. Each tick is also
 //! claimed with its own key before it fires, so a tick fires once even while two beats
-//! briefly both believe they lead. Ticks missed during a failover are fired late, when
+//! briefly both believe they lead: the claim names the beat that holds it, and a beat
+//! pushes the tick only while the claim is still its own (one that stalled past it finds
+//! it lapsed, or another beat's). Ticks missed during a failover are fired late, when
 //! they are at most `beat.catch_up_secs` old.
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,7 +19,7 @@ use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::message::{InstanceId, Message};
-use super::{Broker, JobCall, JobError, Keys, Queue, QueueError, store};
+use super::{Broker, JobCall, JobError, Keys, Origin, Queue, QueueError, requeue, store};
 use crate::config::BeatSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task;
@@ -29,7 +31,7 @@ impl Keys {
         format!("{}beat:leader", self.prefix())
     }
 
-    /// The claim of one tick of one schedule: `claimed`, then `fired`.
+    /// The claim of one tick of one schedule: `claimed:<beat>`, then `fired`.
     pub fn beat_fired(&self, schedule: &str, tick_ms: i64) -> String {
         format!("{}beat:fired:{schedule}:{tick_ms}", self.prefix())
     }
@@ -67,7 +69,12 @@ pub async fn run(
     let lease = Duration::from_secs(settings.lease_secs);
     let catch_up = chrono::Duration::seconds(settings.catch_up_secs as i64);
     let lease_script = Script::from_lua(include_str!("lua/beat_lease.lua"));
-    let push_claimed = Script::from_lua(include_str!("lua/beat_push_claimed.lua"));
+    let push_claimed = Script::from_lua(concat!(
+        include_str!("lua/now.lua"),
+        include_str!("lua/beat_push_claimed.lua")
+    ));
+    let requeue_after = Duration::from_secs(queue.settings().requeue_after_secs);
+    let mut last_sweep = tokio::time::Instant::now();
     let mut leading = false;
     // The last tick fired per schedule, while leading.
     let mut fired: HashMap<String, DateTime<Utc>> = HashMap::new();
@@ -111,6 +118,7 @@ pub async fn run(
                     let fired_tick = Tick {
                         queue: &queue,
                         broker: &broker,
+                        beat: &id,
                         push_claimed: &push_claimed,
                         entry,
                         at: tick,
@@ -131,6 +139,14 @@ pub async fn run(
             }
         }
 
+        // Every beat, leading or not, looks for tasks whose push was lost.
+        if last_sweep.elapsed() >= requeue::every(requeue_after) {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(error) = requeue::sweep(queue.db(), &broker, requeue_after).await {
+                tracing::debug!(%error, "cannot look for tasks whose push was lost");
+            }
+        }
+
         let renew = lease / 3;
         let next_tick = entries
             .iter()
@@ -139,6 +155,7 @@ pub async fn run(
             .and_then(|tick| (tick - Utc::now()).to_std().ok())
             .unwrap_or(renew);
         let wait = if leading { next_tick.min(renew) } else { renew };
+        let wait = wait.min(requeue::every(requeue_after));
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
@@ -200,6 +217,7 @@ enum Fired {
 struct Tick<'a> {
     queue: &'a Queue,
     broker: &'a Broker,
+    beat: &'a InstanceId,
     push_claimed: &'a Script,
     entry: &'a Entry,
     at: DateTime<Utc>,
@@ -221,10 +239,11 @@ impl Tick<'_> {
             .beat_fired(&self.entry.name, self.at.timestamp_millis());
         let claim = Duration::from_secs(settings.lease_secs);
         let keep = Duration::from_secs(settings.catch_up_secs + settings.lease_secs + 60);
+        let mine = format!("claimed:{}", self.beat);
         let claimed: Option<String> = client
             .set(
                 &key,
-                "claimed",
+                mine.as_str(),
                 Some(Expiration::PX(claim.as_millis() as i64)),
                 Some(SetOptions::NX),
                 false,
@@ -233,29 +252,35 @@ impl Tick<'_> {
             .map_err(QueueError::from)?;
         if claimed.is_none() {
             let state: Option<String> = client.get(&key).await.map_err(QueueError::from)?;
-            return Ok(match state.as_deref() {
-                Some("claimed") => Fired::ClaimedElsewhere,
-                // Fired, or the claim lapsed a moment ago: the next round tells.
-                Some(_) => Fired::Done,
-                None => Fired::ClaimedElsewhere,
-            });
+            match state.as_deref() {
+                // Its own claim, from an attempt that failed: fire it now.
+                Some(state) if state == mine => {}
+                Some("fired") => return Ok(Fired::Done),
+                // Another beat's claim, or one that lapsed a moment ago.
+                _ => return Ok(Fired::ClaimedElsewhere),
+            }
         }
         // The claim is left to lapse rather than deleted when this fails: the step may
         // have run with only its reply lost, and then the claim says "fired".
-        let task = self.schedule_claimed(&key, keep).await?;
+        let Some(task) = self.schedule_claimed(&key, &mine, keep).await? else {
+            tracing::warn!(schedule = %self.entry.name, tick = %self.at, "the tick's claim lapsed while this beat stalled; another beat fires it");
+            return Ok(Fired::ClaimedElsewhere);
+        };
         tracing::info!(schedule = %self.entry.name, tick = %self.at, task_id = %task.id, "fired");
         Ok(Fired::Done)
     }
 
-    /// Schedules the task of the tick claimed as `claim`, exactly once per tick: its id
-    /// is derived from the claim, and its message is queued in the same Redis step that
-    /// marks the claim fired (kept for `keep`). A beat that died before that step left at
-    /// most the row, which is reused.
+    /// Schedules the task of the tick claimed as `claim` (holding `mine`), exactly once
+    /// per tick: its id is derived from the claim, and its message is queued in the same
+    /// Redis step that marks the claim fired (kept for `keep`), only while the claim still
+    /// holds `mine`; `None` if it no longer does. A beat that died or stalled before that
+    /// step left at most the row, which is reused.
     async fn schedule_claimed(
         &self,
         claim: &str,
+        mine: &str,
         keep: Duration,
-    ) -> Result<task::Model, BeatError> {
+    ) -> Result<Option<task::Model>, BeatError> {
         let db = self.queue.db();
         let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, claim.as_bytes());
         let request_id = format!("beat:{}:{}", self.entry.name, self.at.to_rfc3339());
@@ -263,22 +288,39 @@ impl Tick<'_> {
         let row = match store::find(db, id).await? {
             Some(row) => row,
             None => {
-                let row = store::pending(&call, id, Some(request_id.clone()), None, Utc::now());
-                store::insert(db, std::slice::from_ref(&row)).await?;
+                let origin = Origin {
+                    request_id: Some(request_id.clone()),
+                    caller: Some("beat".into()),
+                };
+                let row = store::pending(&call, id, &origin, None, Utc::now());
+                // Another beat that took the lapsed claim over may have written it too.
+                store::insert_if_absent(db, &row).await?;
                 row
             }
         };
         let message = Message::first(call, id, Some(request_id));
-        let _: i64 = self
+        let pushed: i64 = self
             .push_claimed
             .evalsha_with_reload(
                 self.broker.client(),
-                vec![self.broker.keys().ready(), claim.to_owned()],
-                vec![message.encode().into_string(), keep.as_millis().to_string()],
+                vec![
+                    self.broker.keys().ready(),
+                    claim.to_owned(),
+                    self.broker.keys().queued(),
+                ],
+                vec![
+                    message.encode().into_string(),
+                    keep.as_millis().to_string(),
+                    mine.to_owned(),
+                    id.to_string(),
+                ],
             )
             .await
             .map_err(QueueError::from)?;
+        if pushed == 0 {
+            return Ok(None);
+        }
         metrics::global().tasks(&row.name, TaskEvent::Scheduled, 1);
-        Ok(row)
+        Ok(Some(row))
     }
 }

@@ -4,7 +4,11 @@
 //! - `ready`: a list of messages waiting for a worker (pushed left, taken right);
 //! - `processing:<worker>`: what each worker has taken and not yet acknowledged;
 //! - `delayed`: a sorted set of retries, scored by the time they are due (ms);
-//! - `workers`: a sorted set of live workers, scored by the end of their lease (ms).
+//! - `workers`: a sorted set of live workers, scored by the end of their lease (ms);
+//! - `queued`: a sorted set of the ids of the tasks whose message is in Redis (in any of
+//!   the keys above), scored by the time it was pushed: written in the same script as the
+//!   push, and removed by the acknowledgement, so that a pending task missing from it is
+//!   one whose push was lost (see [`super::requeue`]).
 //!
 //! A message leaves Redis only when its worker acknowledges it. A worker whose lease ran
 //! out (killed, frozen, cut off) is presumed dead and its messages go back to `ready`.
@@ -34,6 +38,9 @@ pub enum QueueError {
     /// The part of this process that talks to Redis has stopped.
     #[error("task queue unavailable: the {0} stopped")]
     Stopped(&'static str),
+    /// A thread of the worker could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(String),
 }
 
 /// A script that starts with the `now` preamble (`lua/now.lua`).
@@ -76,6 +83,16 @@ impl Keys {
         format!("{}workers", self.prefix)
     }
 
+    /// The tasks whose message is in Redis.
+    pub fn queued(&self) -> String {
+        format!("{}queued", self.prefix)
+    }
+
+    /// The run of `task` its worker gave up (see [`Broker::abandon`]).
+    pub fn abandoned(&self, task: &uuid::Uuid) -> String {
+        format!("{}abandoned:{task}", self.prefix)
+    }
+
     /// What `worker` has taken and not yet acknowledged.
     pub fn processing(&self, worker: &InstanceId) -> String {
         self.processing_of(worker.as_str())
@@ -88,6 +105,9 @@ impl Keys {
 }
 
 struct Scripts {
+    push: Script,
+    alive: Script,
+    abandon: Script,
     reserve: Script,
     ack: Script,
     retry: Script,
@@ -101,8 +121,11 @@ struct Scripts {
 impl Scripts {
     fn load() -> Self {
         Self {
+            push: Script::from_lua(timed!("lua/push.lua")),
+            alive: Script::from_lua(timed!("lua/alive.lua")),
+            abandon: Script::from_lua(timed!("lua/abandon.lua")),
             reserve: Script::from_lua(include_str!("lua/reserve.lua")),
-            ack: Script::from_lua(include_str!("lua/ack.lua")),
+            ack: Script::from_lua(timed!("lua/ack.lua")),
             retry: Script::from_lua(timed!("lua/retry.lua")),
             promote: Script::from_lua(timed!("lua/promote.lua")),
             heartbeat: Script::from_lua(timed!("lua/heartbeat.lua")),
@@ -167,22 +190,107 @@ impl Broker {
         &self.keys
     }
 
-    /// The client, for beat's own keys and scripts.
+    /// The client, for beat's own keys and scripts (and the lease keeper's exit).
     pub(super) fn client(&self) -> &Client {
         &self.client
     }
 
-    /// Appends messages to the ready list.
+    /// Appends messages to the ready list, and marks their tasks queued.
     pub async fn push(&self, messages: &[Message]) -> Result<(), QueueError> {
         if messages.is_empty() {
             return Ok(());
         }
-        let encoded: Vec<String> = messages
+        if !self.client.is_connected() {
+            // A script sent before a cluster's slots are known fails at once.
+            self.connected().await;
+        }
+        let args: Vec<String> = messages
             .iter()
-            .map(|message| message.encode().into_string())
+            .flat_map(|message| [message.id.to_string(), message.encode().into_string()])
             .collect();
-        let _: i64 = self.client.lpush(self.keys.ready(), encoded).await?;
+        let _: i64 = self
+            .scripts
+            .push
+            .evalsha_with_reload(
+                &self.client,
+                vec![self.keys.ready(), self.keys.queued()],
+                args,
+            )
+            .await?;
         Ok(())
+    }
+
+    /// Which of `tasks` have their message in Redis (pushed, and not yet acknowledged).
+    pub async fn queued(&self, tasks: &[uuid::Uuid]) -> Result<Vec<bool>, QueueError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = tasks.iter().map(uuid::Uuid::to_string).collect();
+        let scores: Vec<Option<f64>> = self.client.zmscore(self.keys.queued(), ids).await?;
+        Ok(scores.into_iter().map(|score| score.is_some()).collect())
+    }
+
+    /// Whether each run of another worker, `(worker, task, attempt)`, lives: its worker
+    /// holds a lease that has not ended and has not given the run up.
+    pub async fn alive(&self, runs: &[(String, uuid::Uuid, i32)]) -> Result<Vec<bool>, QueueError> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut keys = vec![self.keys.workers()];
+        keys.extend(runs.iter().map(|(_, task, _)| self.keys.abandoned(task)));
+        let args: Vec<String> = runs
+            .iter()
+            .flat_map(|(worker, _, attempt)| [worker.clone(), attempt.to_string()])
+            .collect();
+        let alive: Vec<i64> = self
+            .scripts
+            .alive
+            .evalsha_with_reload(&self.client, keys, args)
+            .await?;
+        Ok(alive.into_iter().map(|alive| alive == 1).collect())
+    }
+
+    /// Puts a held message back, due after `delay`, for a run (`task`'s `attempt`) that
+    /// ended without its state written: noted in Redis (for a day), so that another
+    /// worker takes the task over rather than wait for this live worker's run.
+    pub async fn abandon(
+        &self,
+        worker: &InstanceId,
+        held: &Encoded,
+        task: uuid::Uuid,
+        attempt: i32,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        let _: i64 = self
+            .scripts
+            .abandon
+            .evalsha_with_reload(
+                &self.client,
+                vec![
+                    self.keys.processing(worker),
+                    self.keys.delayed(),
+                    self.keys.abandoned(&task),
+                ],
+                vec![
+                    held.as_str().to_owned(),
+                    delay.as_millis().to_string(),
+                    attempt.to_string(),
+                    (24 * 3600 * 1000).to_string(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The same queue on a connection of its own, made on the runtime this is called on
+    /// (the lease keeper's: see `worker`).
+    pub fn with_own_connection(&self) -> Self {
+        let client = self.client.clone_new();
+        client.connect();
+        Self {
+            client,
+            ..self.clone()
+        }
     }
 
     /// A second connection for the blocking wait of one worker (a blocked connection
@@ -255,8 +363,12 @@ impl Broker {
         let args: Vec<String> = acks
             .into_iter()
             .flat_map(|ack| {
-                let next = ack.next.map(Encoded::into_string).unwrap_or_default();
-                [ack.held.into_string(), next]
+                let task = ack.task.map(|id| id.to_string()).unwrap_or_default();
+                let (next_task, next) = ack
+                    .next
+                    .map(|(id, next)| (id.to_string(), next.into_string()))
+                    .unwrap_or_default();
+                [ack.held.into_string(), task, next, next_task]
             })
             .collect();
         let _: i64 = self
@@ -264,7 +376,11 @@ impl Broker {
             .ack
             .evalsha_with_reload(
                 &self.client,
-                vec![self.keys.processing(worker), self.keys.ready()],
+                vec![
+                    self.keys.processing(worker),
+                    self.keys.ready(),
+                    self.keys.queued(),
+                ],
                 args,
             )
             .await?;

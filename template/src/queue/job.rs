@@ -13,6 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{Queue, store};
+use crate::models::task::ErrorCode;
 
 /// Retries a job gets when it does not say otherwise.
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -60,6 +61,8 @@ pub struct JobContext {
     /// 1 on the first run, 2 on the first retry, ...
     pub attempt: u32,
     pub request_id: Option<String>,
+    /// This run: its writes apply only while no later run has taken the task over.
+    pub(super) run: store::Run,
     pub(super) completed: Arc<AtomicBool>,
 }
 
@@ -71,13 +74,21 @@ impl JobContext {
     /// Records the task's success inside `txn`, the task's own transaction, so that its
     /// writes and its completion commit (or vanish) together: a task delivered again
     /// after a crash is then seen finished and not run twice.
+    ///
+    /// If another run has taken the task over (this one was presumed dead: its worker
+    /// was frozen or cut off past its lease), nothing is recorded and the answer is
+    /// [`JobError::Superseded`]: return it (`?`), so that `txn` rolls back and this run's
+    /// writes vanish.
     pub async fn complete_in<T: Serialize>(
         &self,
         txn: &impl sea_orm::ConnectionTrait,
         output: &T,
     ) -> Result<(), JobError> {
         let result = serde_json::to_value(output).map_err(JobError::unrecoverable)?;
-        store::mark_succeeded_many(txn, &[(self.task_id, result)]).await?;
+        let recorded = store::mark_succeeded_many(txn, &[(self.run, result)]).await?;
+        if !recorded.contains(&self.task_id) {
+            return Err(JobError::Superseded);
+        }
         self.completed.store(true, Ordering::Release);
         Ok(())
     }
@@ -92,9 +103,21 @@ pub enum JobError {
     /// Retrying cannot help (bad arguments, a missing record): the task fails at once.
     #[error("unrecoverable: {0}")]
     Unrecoverable(String),
+    /// Another run has taken the task over (see [`JobContext::complete_in`]): this run's
+    /// writes must not commit. The run ends quietly; the task's row is the other run's.
+    #[error("superseded by a later run of the task")]
+    Superseded,
 }
 
 impl JobError {
+    /// What the task's row keeps of this error (its text goes to the logs only).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Failed(_) | Self::Superseded => ErrorCode::Failed,
+            Self::Unrecoverable(_) => ErrorCode::Unrecoverable,
+        }
+    }
+
     pub fn failed(error: impl std::fmt::Display) -> Self {
         Self::Failed(error.to_string())
     }
@@ -110,8 +133,57 @@ impl From<DbErr> for JobError {
     }
 }
 
+/// Why a run ended without a result, as the engine tells it: by the job, or around it.
+#[derive(Debug)]
+pub enum Failure {
+    /// The body returned an error.
+    Job(JobError),
+    /// The stored arguments do not fit the job.
+    BadArguments(serde_json::Error),
+    /// The body's output could not be stored (not JSON, or refused by the database).
+    BadResult(String),
+    /// The body panicked, with this message.
+    Panicked(String),
+    /// No job of the message's name is registered.
+    UnknownTask,
+}
+
+impl Failure {
+    /// What the task's row keeps of it.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Job(error) => error.code(),
+            Self::BadArguments(_) => ErrorCode::BadArguments,
+            Self::BadResult(_) => ErrorCode::BadResult,
+            Self::Panicked(_) => ErrorCode::Panicked,
+            Self::UnknownTask => ErrorCode::UnknownTask,
+        }
+    }
+
+    /// Whether another attempt may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Job(JobError::Failed(_) | JobError::Superseded) | Self::Panicked(_)
+        )
+    }
+}
+
+/// The cause, for the logs (only: it may hold anything, arguments and SQL included).
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Job(error) => error.fmt(f),
+            Self::BadArguments(error) => write!(f, "bad arguments: {error}"),
+            Self::BadResult(error) => write!(f, "result not stored: {error}"),
+            Self::Panicked(message) => write!(f, "task panicked: {message}"),
+            Self::UnknownTask => f.write_str("no task of this name in this version of the service"),
+        }
+    }
+}
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-type RunFn = fn(JobContext, Value) -> BoxFuture<Result<Value, JobError>>;
+type RunFn = fn(JobContext, Value) -> BoxFuture<Result<Value, Failure>>;
 
 /// A registered job, its types erased.
 #[derive(Clone, Copy)]
@@ -124,7 +196,7 @@ pub struct Entry {
 
 impl Entry {
     /// Runs the job's body on JSON arguments.
-    pub fn run(&self, ctx: JobContext, args: Value) -> BoxFuture<Result<Value, JobError>> {
+    pub fn run(&self, ctx: JobContext, args: Value) -> BoxFuture<Result<Value, Failure>> {
         (self.run)(ctx, args)
     }
 
@@ -134,13 +206,11 @@ impl Entry {
     }
 }
 
-fn run_erased<J: Job>(ctx: JobContext, args: Value) -> BoxFuture<Result<Value, JobError>> {
+fn run_erased<J: Job>(ctx: JobContext, args: Value) -> BoxFuture<Result<Value, Failure>> {
     Box::pin(async move {
-        let args: J::Args = serde_json::from_value(args)
-            .map_err(|e| JobError::Unrecoverable(format!("bad arguments: {e}")))?;
-        let output = J::run(ctx, args).await?;
-        serde_json::to_value(output)
-            .map_err(|e| JobError::Unrecoverable(format!("result is not JSON: {e}")))
+        let args: J::Args = serde_json::from_value(args).map_err(Failure::BadArguments)?;
+        let output = J::run(ctx, args).await.map_err(Failure::Job)?;
+        serde_json::to_value(output).map_err(|error| Failure::BadResult(error.to_string()))
     })
 }
 

@@ -87,6 +87,20 @@ impl Encoded {
         serde_json::from_str(&self.0)
     }
 
+    /// The id and name of a message that does not decode, as far as they can be read.
+    pub fn envelope(&self) -> Envelope {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// Its size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -107,7 +121,20 @@ impl fmt::Display for Encoded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     pub held: Encoded,
-    pub next: Option<Encoded>,
+    /// The task it carried (unknown for a message that cannot be read).
+    pub task: Option<Uuid>,
+    /// The chain's next task, and its message.
+    pub next: Option<(Uuid, Encoded)>,
+}
+
+/// What can be read of a message that does not decode: its task's id and name, if they
+/// are there (the fields a log line may show; never the arguments).
+#[derive(Debug, Default, Deserialize)]
+pub struct Envelope {
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// A name that tells `worker` and `beat` processes apart in Redis and in logs:

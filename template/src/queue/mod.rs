@@ -30,6 +30,7 @@ pub mod broker;
 pub mod job;
 pub mod message;
 mod recorder;
+pub mod requeue;
 mod runner;
 pub mod store;
 pub mod worker;
@@ -48,6 +49,24 @@ pub enum ScheduleError {
     /// Their rows were written (and marked failed), but the queue did not take them.
     #[error(transparent)]
     Queue(#[from] QueueError),
+}
+
+/// Where scheduled tasks come from, recorded on their rows: the scheduling request's id
+/// (`X-Request-Id`) and its caller (`key:NAME`, `sub:SUBJECT`; see `src/auth/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub caller: Option<String>,
+}
+
+impl From<Option<String>> for Origin {
+    /// A request id alone, no caller (tests, tasks scheduling tasks).
+    fn from(request_id: Option<String>) -> Self {
+        Self {
+            request_id,
+            caller: None,
+        }
+    }
 }
 
 /// Where scheduled tasks go: the Redis queue, or straight to in-process execution.
@@ -134,7 +153,7 @@ impl Queue {
     pub async fn schedule(
         &self,
         chains: Vec<Vec<JobCall>>,
-        request_id: Option<String>,
+        origin: Origin,
     ) -> Result<Vec<task::Model>, ScheduleError> {
         let now = Utc::now();
         let mut rows = Vec::new();
@@ -145,8 +164,8 @@ impl Queue {
             let mut chain_messages = Vec::with_capacity(calls.len());
             for (position, (call, id)) in calls.into_iter().zip(&ids).enumerate() {
                 let chain = chained.then_some((ids[0], position as i32));
-                rows.push(store::pending(&call, *id, request_id.clone(), chain, now));
-                chain_messages.push(Message::first(call, *id, request_id.clone()));
+                rows.push(store::pending(&call, *id, &origin, chain, now));
+                chain_messages.push(Message::first(call, *id, origin.request_id.clone()));
             }
             let mut chain_messages = chain_messages.into_iter();
             if let Some(mut first) = chain_messages.next() {
@@ -157,7 +176,7 @@ impl Queue {
         let Some(broker) = &self.broker else {
             store::insert(&self.db, &rows).await?;
             // Counted before they run, as the worker's are.
-            count_scheduled(&rows);
+            count_scheduled(rows.iter());
             for message in messages {
                 runner::run_eagerly(self, message).await;
             }
@@ -168,16 +187,7 @@ impl Queue {
             let (db, broker) = (self.db.clone(), broker.clone());
             Batcher::start(move |batch: Vec<Scheduling>| {
                 let (db, broker) = (db.clone(), broker.clone());
-                async move {
-                    let count = batch.len();
-                    let mut rows = Vec::new();
-                    let mut messages = Vec::new();
-                    for scheduling in batch {
-                        rows.extend(scheduling.rows);
-                        messages.extend(scheduling.messages);
-                    }
-                    vec![write_and_push(&db, &broker, &rows, &messages).await; count]
-                }
+                async move { write_and_push(&db, &broker, batch).await }
             })
         });
         let scheduling = Scheduling {
@@ -191,37 +201,82 @@ impl Queue {
     }
 }
 
-/// Writes the rows of tasks, then pushes their messages; rows that cannot be queued are
-/// marked failed rather than left pending.
+/// Writes the rows of the tasks of concurrent `schedule` calls in one statement, then
+/// pushes their messages in one script; says for each call how it went. Rows that cannot
+/// be queued are marked failed rather than left pending.
+///
+/// One call's input never fails another's: if the shared statement fails while the
+/// database answers (a value it refuses, say), each call's rows are written alone, and
+/// only the calls whose own rows fail get the error.
 async fn write_and_push(
     db: &DatabaseConnection,
     broker: &Broker,
-    rows: &[task::Model],
-    messages: &[Message],
-) -> Result<(), ScheduleError> {
-    let ids = || rows.iter().map(|row| row.id).collect::<Vec<Uuid>>();
-    if let Err(error) = store::insert(db, rows).await {
-        // Rows beyond one statement's worth may have been written: never leave them pending.
-        if rows.len() > store::CHUNK {
-            let _ = store::fail_unqueued(db, &ids(), &error.to_string()).await;
-        }
-        return Err(error.into());
+    batch: Vec<Scheduling>,
+) -> Vec<Result<(), ScheduleError>> {
+    // Every call's rows and messages, end to end, and where each call's are.
+    let mut rows = Vec::new();
+    let mut messages = Vec::new();
+    let mut spans = Vec::with_capacity(batch.len());
+    for scheduling in batch {
+        let (row, message) = (rows.len(), messages.len());
+        rows.extend(scheduling.rows);
+        messages.extend(scheduling.messages);
+        spans.push((row..rows.len(), message..messages.len()));
     }
-    count_scheduled(rows);
-    if let Err(error) = broker.push(messages).await {
+    let mut results: Vec<Result<(), ScheduleError>> = match store::insert(db, &rows).await {
+        Ok(()) => vec![Ok(()); spans.len()],
+        Err(error) if spans.len() == 1 || crate::db::note_failure(&error) => {
+            vec![Err(error.into()); spans.len()]
+        }
+        Err(_) => {
+            let mut each = Vec::with_capacity(spans.len());
+            for (span, _) in &spans {
+                each.push(
+                    store::insert(db, &rows[span.clone()])
+                        .await
+                        .map_err(ScheduleError::from),
+                );
+            }
+            each
+        }
+    };
+    let written = |index: &usize| results[*index].is_ok();
+    let queued: Vec<usize> = (0..spans.len()).filter(written).collect();
+    if queued.is_empty() {
+        return results;
+    }
+    let pushed = if queued.len() == spans.len() {
+        broker.push(&messages).await
+    } else {
+        let some: Vec<Message> = queued
+            .iter()
+            .flat_map(|index| messages[spans[*index].1.clone()].iter().cloned())
+            .collect();
+        broker.push(&some).await
+    };
+    let queued_rows = || {
+        queued
+            .iter()
+            .flat_map(|index| &rows[spans[*index].0.clone()])
+    };
+    count_scheduled(queued_rows());
+    if let Err(error) = pushed {
         // Not queued, so never run: say so in the rows rather than leave them pending.
         // A warning: each caller turns the error into its own ERROR (one report each).
         tracing::warn!(%error, "cannot queue tasks");
-        let _ = store::fail_unqueued(db, &ids(), &error.to_string()).await;
-        return Err(error.into());
+        let ids: Vec<Uuid> = queued_rows().map(|row| row.id).collect();
+        let _ = store::fail_unqueued(db, &ids).await;
+        for index in queued {
+            results[index] = Err(error.clone().into());
+        }
     }
-    Ok(())
+    results
 }
 
 /// Counts scheduled tasks, one metrics update per run of rows with the same name.
-fn count_scheduled(rows: &[task::Model]) {
+fn count_scheduled<'a>(rows: impl Iterator<Item = &'a task::Model>) {
     let metrics = metrics::global();
-    let mut rows = rows.iter().peekable();
+    let mut rows = rows.peekable();
     while let Some(row) = rows.next() {
         let mut count = 1;
         while rows.next_if(|next| next.name == row.name).is_some() {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use super::recorder::{RecordError, Recorder};
-use super::store::{self, Start};
+use super::job::Failure;
+use super::recorder::{RecordError, Recorded, Recorder};
+use super::store::{self, Run, Start};
 use super::{JobContext, JobError, Message, Queue};
 use crate::config::TaskSettings;
 use crate::metrics::{self, TaskEvent};
@@ -20,6 +21,9 @@ pub enum Outcome {
     Done { next: Option<Message> },
     /// Failed and worth another try: run `message` after `delay`.
     Retry { message: Message, delay: Duration },
+    /// Another live run holds the task: hand the message over again after `delay`, when
+    /// that run has ended (it is then seen finished) or is presumed dead (taken over).
+    Later { delay: Duration },
 }
 
 /// Runs a task once and writes its new state. `start` says whether the task was marked
@@ -52,9 +56,8 @@ async fn process_in_span(
     message: &Message,
     start: Start,
 ) -> Result<Outcome, RecordError> {
-    let db = queue.db();
-    match start {
-        Start::Run => {}
+    let run = match start {
+        Start::Run(run) => run,
         Start::Finished(state) => {
             // Delivered again after it finished (its worker died before acknowledging).
             tracing::info!(?state, "task already finished, skipped");
@@ -63,65 +66,102 @@ async fn process_in_span(
                 .flatten();
             return Ok(Outcome::Done { next });
         }
+        Start::Held { .. } | Start::Busy => {
+            // A second delivery while the first runs (a reply lost in a Redis failover).
+            let delay = Duration::from_secs(queue.settings().worker_lease_secs);
+            tracing::info!(
+                retry_in_ms = delay.as_millis() as u64,
+                "task held by another live run, not run; handed over again later"
+            );
+            return Ok(Outcome::Later { delay });
+        }
         Start::Missing => {
             tracing::warn!("task has no row in the database, dropped");
             return Ok(Outcome::Done { next: None });
         }
-    }
+    };
 
     tracing::info!("task started");
     let started = std::time::Instant::now();
     let completed = Arc::new(AtomicBool::new(false));
-    let result = run_body(queue, message, completed.clone()).await;
+    let result = run_body(queue, message, run, completed.clone()).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    match result {
+    let db = queue.db();
+    let failure = match result {
         Ok(value) => {
             // A task that recorded its own success (in its transaction) needs no write.
-            if !completed.load(Ordering::Acquire) {
-                recorder.succeeded(message.id, value).await?;
+            let recorded = if completed.load(Ordering::Acquire) {
+                Recorded::Written
+            } else {
+                recorder.succeeded(run, value).await?
+            };
+            match recorded {
+                Recorded::Written => {
+                    tracing::info!(elapsed_ms, "task succeeded");
+                    metrics::global().tasks(&message.name, TaskEvent::Succeeded, 1);
+                    return Ok(Outcome::Done {
+                        next: message.next(),
+                    });
+                }
+                Recorded::Superseded => return Ok(superseded(elapsed_ms)),
+                Recorded::Rejected(cause) => Failure::BadResult(cause),
             }
-            tracing::info!(elapsed_ms, "task succeeded");
-            metrics::global().tasks(&message.name, TaskEvent::Succeeded, 1);
-            Ok(Outcome::Done {
-                next: message.next(),
-            })
         }
-        Err(JobError::Failed(error)) if message.attempt <= message.max_retries => {
-            let delay = backoff(queue.settings(), message.attempt);
-            store::mark_retrying(db, message.id, &error).await?;
-            tracing::warn!(elapsed_ms, %error, retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
-            metrics::global().tasks(&message.name, TaskEvent::Retried, 1);
-            Ok(Outcome::Retry {
-                message: message.retried(),
-                delay,
-            })
+        // A body's `Superseded` (from `complete_in`) is written as a failure of its run
+        // too: the write, guarded by the run, then says whether another run holds the
+        // task, so a body that returns it wrongly cannot leave its task `started`.
+        Err(failure) => failure,
+    };
+    // The row keeps the code; the cause, which may hold anything, goes to the logs.
+    let code = failure.code();
+    if failure.is_retryable() && message.attempt <= message.max_retries {
+        let delay = backoff(queue.settings(), message.attempt);
+        if !store::mark_retrying(db, run, code).await? {
+            return Ok(superseded(elapsed_ms));
         }
-        Err(error) => {
-            store::mark_failed(db, message.id, &error.to_string(), &message.chain_ids()).await?;
-            tracing::error!(elapsed_ms, %error, "task failed");
-            metrics::global().tasks(&message.name, TaskEvent::Failed, 1);
-            Ok(Outcome::Done { next: None })
-        }
+        tracing::warn!(elapsed_ms, error = %failure, code = code.as_str(), retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
+        metrics::global().tasks(&message.name, TaskEvent::Retried, 1);
+        return Ok(Outcome::Retry {
+            message: message.retried(),
+            delay,
+        });
     }
+    if !store::mark_failed(db, run, code, &message.chain_ids()).await? {
+        return Ok(superseded(elapsed_ms));
+    }
+    tracing::error!(elapsed_ms, error = %failure, code = code.as_str(), "task failed");
+    metrics::global().tasks(&message.name, TaskEvent::Failed, 1);
+    Ok(Outcome::Done { next: None })
+}
+
+/// The end of a run that another has taken over: its writes were not recorded (and its
+/// own transaction, if it returned [`JobError::Superseded`], rolled back). The other run
+/// owns the task and its chain.
+fn superseded(elapsed_ms: u64) -> Outcome {
+    tracing::warn!(
+        elapsed_ms,
+        "task superseded: another run took it over while this one was presumed dead; \
+         this run's writes were not recorded"
+    );
+    Outcome::Done { next: None }
 }
 
 /// Runs the body on its own tokio task, so that a panic is a failure, not a dead worker.
 async fn run_body(
     queue: &Queue,
     message: &Message,
+    run: Run,
     completed: Arc<AtomicBool>,
-) -> Result<serde_json::Value, JobError> {
+) -> Result<serde_json::Value, Failure> {
     let Some(entry) = queue.registry().get(&message.name) else {
-        return Err(JobError::Unrecoverable(format!(
-            "no task is named {:?} in this version of the service",
-            message.name
-        )));
+        return Err(Failure::UnknownTask);
     };
     let ctx = JobContext {
         queue: queue.clone(),
         task_id: message.id,
         attempt: message.attempt,
         request_id: message.request_id.clone(),
+        run,
         completed,
     };
     let body = entry
@@ -136,9 +176,9 @@ async fn run_body(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            Err(JobError::Failed(format!("task panicked: {detail}")))
+            Err(Failure::Panicked(detail.to_owned()))
         }
-        Err(_) => Err(JobError::Failed("task was cancelled".into())),
+        Err(_) => Err(Failure::Job(JobError::failed("the run was cancelled"))),
     }
 }
 
@@ -168,6 +208,8 @@ pub(super) async fn run_eagerly(queue: &Queue, message: Message) {
         match outcome {
             Ok(Outcome::Done { next }) => current = next,
             Ok(Outcome::Retry { message, .. }) => current = Some(message),
+            // In-process, nothing else runs it: not reached.
+            Ok(Outcome::Later { .. }) => {}
             Err(error) => {
                 tracing::error!(task_id = %message.id, %error, "cannot record the task's state");
             }

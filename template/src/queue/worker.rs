@@ -11,9 +11,10 @@ use tokio::task::JoinSet;
 
 use super::batch::Batcher;
 use super::message::{Ack, Encoded, InstanceId, Message};
-use super::recorder::Recorder;
+use super::recorder::{Recorder, Running};
 use super::runner::{self, Outcome};
-use super::{Broker, Queue, QueueError};
+use super::store::Start;
+use super::{Broker, Queue, QueueError, requeue};
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
@@ -35,8 +36,9 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
     broker.connected().await;
     // Listed before it takes anything, so that its tasks are never unowned.
     broker.heartbeat(&id, lease).await?;
-    let lease_keeper = tokio::spawn(keep_lease(broker.clone(), id.clone(), lease));
+    let lease_keeper = LeaseKeeper::start(&broker, &id, lease)?;
     let upkeep = tokio::spawn(upkeep(
+        queue.clone(),
         broker.clone(),
         id.clone(),
         lease,
@@ -45,7 +47,13 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
     ));
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
-    let recorder = Recorder::batched(queue.db().clone());
+    let running_tasks = Running::default();
+    let recorder = Recorder::batched(
+        queue.db().clone(),
+        broker.clone(),
+        id.clone(),
+        running_tasks.clone(),
+    );
     let acker = acker(broker.clone(), id.clone());
     // Up to twice `concurrency` messages are held (taken from the queue), so that the
     // next tasks are at hand when a running one ends; `concurrency` of them run.
@@ -91,6 +99,7 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
                         .or_else(|| held.clone().try_acquire_owned().ok());
                     let handler = Handler {
                         queue: queue.clone(),
+                        running: running_tasks.clone(),
                         recorder: recorder.clone(),
                         acker: acker.clone(),
                         broker: broker.clone(),
@@ -155,33 +164,74 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
         running.abort_all();
     }
     upkeep.abort();
-    lease_keeper.abort();
+    lease_keeper.stop().await;
     let _ = blocking.quit().await;
     let released = broker.release(&id, lease).await?;
     tracing::info!(released, "worker stopped");
     Ok(())
 }
 
-/// Keeps the worker's lease alive, on a loop of its own so that nothing delays it.
-async fn keep_lease(broker: Broker, id: InstanceId, lease: Duration) {
-    loop {
-        if let Err(error) = broker.heartbeat(&id, lease).await {
-            tracing::warn!(%error, "cannot renew the worker's lease");
-        }
-        tokio::time::sleep(lease / 4).await;
+/// Keeps the worker's lease alive from a thread of its own, with its own runtime and
+/// Redis connection: a task body that blocks the worker's threads (a long computation,
+/// synchronous I/O) must not let the lease lapse while the worker lives, or its tasks
+/// would be taken over and run twice.
+struct LeaseKeeper {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LeaseKeeper {
+    fn start(broker: &Broker, id: &InstanceId, lease: Duration) -> Result<Self, QueueError> {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| QueueError::Thread(error.to_string()))?;
+        let (broker, id) = (broker.clone(), id.clone());
+        let thread = std::thread::Builder::new()
+            .name("worker-lease".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    // Connected on this runtime, so that its I/O runs here too.
+                    let broker = broker.with_own_connection();
+                    broker.connected().await;
+                    loop {
+                        if let Err(error) = broker.heartbeat(&id, lease).await {
+                            tracing::warn!(%error, "cannot renew the worker's lease");
+                        }
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            () = tokio::time::sleep(lease / 4) => {}
+                        }
+                    }
+                    let _ = broker.client().quit().await;
+                });
+            })
+            .map_err(|error| QueueError::Thread(error.to_string()))?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops renewing (the worker then releases its lease itself).
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let thread = self.thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
 }
 
-/// Moves due retries to the queue, recovers dead workers' tasks, and gives back what
-/// this worker holds but no longer handles (a reply lost to a timeout, say), once it has
-/// seen it unhandled twice in a row.
+/// Moves due retries to the queue, recovers dead workers' tasks, gives back what this
+/// worker holds but no longer handles (a reply lost to a timeout, say) once it has seen
+/// it unhandled twice in a row, and now and then pushes again tasks whose push was lost.
 async fn upkeep(
+    queue: Queue,
     broker: Broker,
     id: InstanceId,
     lease: Duration,
     poll: Duration,
     in_flight: InFlight,
 ) {
+    let requeue_after = Duration::from_secs(queue.settings().requeue_after_secs);
+    let mut last_sweep = tokio::time::Instant::now();
     let mut last_scan = tokio::time::Instant::now();
     let mut suspects: HashSet<Encoded> = HashSet::new();
     loop {
@@ -192,6 +242,12 @@ async fn upkeep(
         }
         if let Err(error) = broker.promote_due().await {
             tracing::debug!(%error, "cannot move due retries");
+        }
+        if last_sweep.elapsed() >= requeue::every(requeue_after) {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(error) = requeue::sweep(queue.db(), &broker, requeue_after).await {
+                tracing::debug!(%error, "cannot look for tasks whose push was lost");
+            }
         }
         if last_scan.elapsed() >= lease {
             last_scan = tokio::time::Instant::now();
@@ -296,9 +352,21 @@ async fn read_batch(
         match held.decode() {
             Ok(message) => batch.push((held, message)),
             Err(error) => {
-                tracing::error!(%error, message = %held, "unreadable message dropped");
+                // Never its content: it may hold anything, the arguments included (and
+                // serde's message quotes the value it choked on).
+                let envelope = held.envelope();
+                tracing::error!(
+                    task_id = %envelope.id.map(|id| id.to_string()).unwrap_or_else(|| "-".into()),
+                    task = envelope.name.as_deref().unwrap_or("-"),
+                    bytes = held.len(),
+                    error = ?error.classify(),
+                    line = error.line(),
+                    column = error.column(),
+                    "unreadable message dropped"
+                );
                 let ack = Ack {
                     held: held.clone(),
+                    task: envelope.id,
                     next: None,
                 };
                 settle(|| broker.ack(worker, vec![ack.clone()])).await;
@@ -327,6 +395,7 @@ fn acker(broker: Broker, worker: InstanceId) -> Acker {
 /// What handling one message needs.
 struct Handler {
     queue: Queue,
+    running: Running,
     recorder: Recorder,
     acker: Acker,
     broker: Broker,
@@ -337,15 +406,26 @@ impl Handler {
     /// Runs one message and tells the broker what became of it.
     async fn handle(&self, held: &Encoded, message: Message) {
         let (broker, worker) = (&self.broker, &self.worker);
-        let outcome = match self.recorder.start(message.id).await {
-            Ok(start) => runner::process(&self.queue, &self.recorder, &message, start).await,
-            Err(error) => Err(error),
+        let (outcome, run) = match self.recorder.start(message.id).await {
+            Ok(start) => {
+                let run = match &start {
+                    Start::Run(run) => Some(*run),
+                    _ => None,
+                };
+                let outcome = runner::process(&self.queue, &self.recorder, &message, start).await;
+                if run.is_some() {
+                    self.running.remove(message.id);
+                }
+                (outcome, run)
+            }
+            Err(error) => (Err(error), None),
         };
         match outcome {
             Ok(Outcome::Done { next }) => {
                 let ack = Ack {
                     held: held.clone(),
-                    next: next.as_ref().map(Message::encode),
+                    task: Some(message.id),
+                    next: next.as_ref().map(|next| (next.id, next.encode())),
                 };
                 settle(|| async {
                     self.acker
@@ -358,9 +438,20 @@ impl Handler {
             Ok(Outcome::Retry { message, delay }) => {
                 settle(|| broker.retry_later(worker, held, &message, delay)).await;
             }
+            Ok(Outcome::Later { delay }) => {
+                settle(|| broker.release_later(worker, held, delay)).await;
+            }
             Err(error) => {
                 tracing::error!(task_id = %message.id, %error, "cannot record the task's state; it will run again");
-                settle(|| broker.release_later(worker, held, Duration::from_secs(5))).await;
+                let delay = Duration::from_secs(5);
+                match run {
+                    // Its run is over: say so, so that whichever worker gets the task
+                    // next takes it over.
+                    Some(run) => {
+                        settle(|| broker.abandon(worker, held, run.task, run.attempt, delay)).await;
+                    }
+                    None => settle(|| broker.release_later(worker, held, delay)).await,
+                }
             }
         }
     }

@@ -2,7 +2,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::controllers;
-use crate::queue::{Job, JobContext, JobError};
+use crate::models::task;
+use crate::queue::{Job, JobCall, JobContext, JobError, Origin, Queue};
 
 /// Deletes finished tasks older than some days, so the `tasks` table stays small.
 pub struct PurgeFinished;
@@ -30,6 +31,18 @@ impl Job for PurgeFinished {
         let deleted = controllers::tasks::purge_finished(ctx.db(), before).await?;
         Ok(Purged { deleted })
     }
+}
+
+/// Schedules [`PurgeFinished`] now (the API's `POST /v1/tasks/purge`), besides beat's
+/// nightly run.
+pub async fn schedule_purge(
+    queue: &Queue,
+    older_than_days: u32,
+    origin: impl Into<Origin>,
+) -> Result<task::Model, controllers::Error> {
+    let call = JobCall::new::<PurgeFinished>(PurgeFinishedArgs { older_than_days })
+        .map_err(|e| controllers::Error::Internal(e.to_string()))?;
+    controllers::tasks::schedule_task(queue, call, origin).await
 }
 
 /// Does nothing and answers `"pong"`: schedule it to see that workers are alive, or to

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::controllers;
 use crate::models::task;
-use crate::queue::{Job, JobCall, JobContext, JobError, Queue};
+use crate::queue::{Job, JobCall, JobContext, JobError, Origin, Queue};
 
 /// Adds one year to a person's age: the seed's example task.
 pub struct AddOneYear;
@@ -41,9 +41,11 @@ impl Job for AddOneYear {
             tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
         }
         // The new age and the task's success commit together: if the worker dies before
-        // acknowledging, the task is delivered again, seen finished, and not run twice.
+        // acknowledging, the task is delivered again, seen finished, and not run twice; a
+        // run taken over meanwhile (its worker froze past its lease) gets `Superseded`
+        // here, and its transaction rolls back.
         let txn = ctx.db().begin().await?;
-        let person = controllers::persons::add_years(&txn, args.person_id, 1).await?;
+        let person = controllers::birthdays::add_years(&txn, args.person_id, 1).await?;
         let output = NewAge { age: person.age };
         ctx.complete_in(&txn, &output).await?;
         txn.commit().await?;
@@ -52,10 +54,11 @@ impl Job for AddOneYear {
 }
 
 /// Schedules the person's birthday: [`AddOneYear`], once the person is known to exist.
+/// `origin` is the request's id and caller, recorded on the task.
 pub async fn schedule_birthday(
     queue: &Queue,
     person_id: i64,
-    request_id: Option<String>,
+    origin: impl Into<Origin>,
 ) -> Result<task::Model, controllers::Error> {
     controllers::persons::get(queue.db(), person_id).await?;
     let call = JobCall::new::<AddOneYear>(AddOneYearArgs {
@@ -63,5 +66,5 @@ pub async fn schedule_birthday(
         pause_ms: 0,
     })
     .map_err(|e| controllers::Error::Internal(e.to_string()))?;
-    controllers::tasks::schedule_task(queue, call, request_id).await
+    controllers::tasks::schedule_task(queue, call, origin).await
 }

@@ -15,8 +15,9 @@ use crate::config::secret::is_secret_name;
 use crate::config::{Environment, SentrySettings};
 
 /// Fields that become Sentry tags (searchable) rather than extra data.
-const TAGS: [&str; 8] = [
+const TAGS: [&str; 9] = [
     "request_id",
+    "caller",
     "route",
     "method",
     "status",

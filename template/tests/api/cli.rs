@@ -2,7 +2,7 @@
 use std::process::{Command, Output};
 
 use crate::service::BIN;
-use crate::support::app::{HalfSentRequest, spawn_app};
+use crate::support::app::{HalfSentRequest, every_permission, make_key, spawn_app};
 use crate::support::database::TestDatabase;
 use crate::support::eventually;
 
@@ -116,7 +116,9 @@ async fn sigterm_lets_a_request_in_flight_finish_and_exits_cleanly() {
         |&listening| listening,
     )
     .await;
-    let request = HalfSentRequest::start(&address).await;
+    // It migrated its database before listening.
+    let key = make_key(&database.connect().await, "tests", &every_permission()).await;
+    let request = HalfSentRequest::start(&address, &key).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

@@ -182,25 +182,8 @@ async fn a_stalled_log_server_does_not_hold_requests_up_and_drops_are_counted() 
 /// the slowest request.
 async fn load(client: &reqwest::Client, address: &str) -> (String, Duration) {
     let started = Instant::now();
-    let mut clients = Vec::new();
-    for _ in 0..8 {
-        let (client, url) = (client.clone(), format!("{address}/mon/ping"));
-        clients.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            for _ in 0..250 {
-                let sent = Instant::now();
-                let response = client.get(&url).send().await.expect("request sent");
-                assert_eq!(response.status(), 200);
-                latencies.push(sent.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for client in clients {
-        latencies.extend(client.await.expect("client"));
-    }
-    latencies.sort();
+    let latencies =
+        crate::support::ping_latencies(client, &format!("{address}/mon/ping"), 250).await;
     let percentile = |p: usize| latencies[latencies.len() * p / 100 - 1];
     let slowest = latencies[latencies.len() - 1];
     let text = format!(

@@ -10,6 +10,7 @@ use crate::support::database::TestDatabase;
 use crate::support::eventually;
 use crate::support::fixtures;
 use crate::support::process::{Process, serve};
+use crate::support::raw::{host_port, trickle_a_head};
 use crate::support::redis::{TestRedis, on_redis_and_cluster};
 use crate::support::tasks::TaskWorld;
 
@@ -113,6 +114,7 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
     let world = TaskWorld::new(&redis).await;
     let mut env = redis.env(&world.database.url);
     env.push(("APP__METRICS__LISTEN".into(), "127.0.0.1:0".into()));
+    env.push(("APP__SERVER__HEADER_READ_TIMEOUT_SECS".into(), "1".into()));
     let worker = Process::start("worker", &env);
     let api = Api::new(worker.address("serving /metrics").await);
 
@@ -142,4 +144,13 @@ async fn a_worker_serves_its_own_metrics_on_metrics_listen() {
     );
     let ping = api.get("/mon/ping").await;
     assert_eq!(ping.status(), 200);
+
+    // The API's server and limits: a client trickling its head is cut off.
+    let kept = trickle_a_head(&host_port(&api.address), Duration::from_secs(20)).await;
+    let kept = kept.expect("the slow client was cut off");
+    assert!(
+        kept < Duration::from_secs(15),
+        "cut off at 1 s, not {kept:?}"
+    );
+    assert_eq!(api.get("/mon/ping").await.status(), 200);
 }

@@ -1,54 +1,171 @@
+//! `/v1/persons` over HTTP (`cargo xtask new resource` wrote this file).
 use serde_json::{Value, json};
 
-use crate::support::app::{error_of, spawn_app, spawn_app_with};
+use crate::support::app::{TestApp, error_of, spawn_app};
+
+/// A valid body for a new person.
+pub async fn new_person(_app: &TestApp) -> Value {
+    json!({
+        "name": "first",
+        "age": 150,
+    })
+}
+
+/// Creates a person and returns its JSON.
+pub async fn create_person(app: &TestApp) -> Value {
+    let body = new_person(app).await;
+    let response = app.post_json("/v1/persons", &body).await;
+    assert_eq!(response.status(), 201, "person created");
+    response.json().await.expect("JSON body")
+}
+
+/// Checks that `row` has each field of `body`, as sent.
+fn assert_fields(row: &Value, body: &Value) {
+    for (field, value) in body.as_object().expect("an object") {
+        assert_eq!(&row[field], value, "{field}");
+    }
+}
 
 #[tokio::test]
-async fn create_returns_201_with_the_person_and_its_location() {
+async fn persons_are_created_read_listed_replaced_changed_and_deleted() {
     let app = spawn_app().await;
+    let body = new_person(&app).await;
 
-    let response = app
-        .post_json("/v1/persons", &json!({"name": "Ada Lovelace", "age": 36}))
-        .await;
-
+    let response = app.post_json("/v1/persons", &body).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"]
         .to_str()
         .expect("ASCII")
         .to_owned();
-    let person: Value = response.json().await.expect("JSON");
-    assert_eq!(person["name"], "Ada Lovelace");
-    assert_eq!(person["age"], 36);
-    assert!(person["created_at"].is_string() && person["updated_at"].is_string());
-    assert_eq!(location, format!("/v1/persons/{}", person["id"]));
+    let created: Value = response.json().await.expect("JSON");
+    assert_eq!(location, format!("/v1/persons/{}", created["id"]));
+    assert_fields(&created, &body);
+    assert!(created["created_at"].is_string() && created["updated_at"].is_string());
 
     let fetched: Value = app.get(&location).await.json().await.expect("JSON");
-    assert_eq!(fetched, person);
-}
+    assert_eq!(fetched, created);
+    let listed: Value = app.get("/v1/persons").await.json().await.expect("JSON");
+    assert_eq!(
+        listed,
+        json!({"objects": [created], "next": null, "prev": null})
+    );
 
-#[tokio::test]
-async fn get_an_unknown_person_returns_404() {
-    let app = spawn_app().await;
+    let replacement = json!({
+        "name": "second",
+        "age": 0,
+    });
+    let response = app.put(&location).json(&replacement).await;
+    assert_eq!(response.status(), 200);
+    let replaced: Value = response.json().await.expect("JSON");
+    assert_fields(&replaced, &replacement);
+    assert_eq!(replaced["created_at"], created["created_at"]);
 
-    let (status, code, _) = error_of(app.get("/v1/persons/4242").await).await;
+    let change = json!({"name": body["name"]});
+    let response = app.patch(&location).json(&change).await;
+    assert_eq!(response.status(), 200);
+    let changed: Value = response.json().await.expect("JSON");
+    assert_eq!(changed["name"], body["name"]);
+    assert_eq!(changed["age"], replaced["age"], "age");
 
+    let deleted = app.delete(&location).await;
+    assert_eq!(deleted.status(), 204);
+    let (status, code, _) = error_of(app.get(&location).await).await;
     assert_eq!((status, code.as_str()), (404, "not_found"));
 }
 
 #[tokio::test]
-async fn an_empty_list_has_no_links() {
+async fn persons_need_credentials_and_their_permissions() {
     let app = spawn_app().await;
+    let body = new_person(&app).await;
 
-    let body: Value = app.get("/v1/persons").await.json().await.expect("JSON");
-
-    assert_eq!(body, json!({"objects": [], "next": null, "prev": null}));
+    let (status, code, _) = error_of(app.anonymous().get("/v1/persons").await).await;
+    assert_eq!((status, code.as_str()), (401, "unauthorized"));
+    let reader = app.as_caller("persons-reader", &["persons:read"]).await;
+    assert_eq!(reader.get("/v1/persons").await.status(), 200);
+    let (status, _, error) = error_of(reader.post_json("/v1/persons", &body).await).await;
+    assert_eq!(status, 403, "{error}");
+    assert_eq!(
+        error["error"]["message"],
+        "this needs the permission persons:write"
+    );
+    let writer = app.as_caller("persons-writer", &["persons:write"]).await;
+    assert_eq!(writer.post_json("/v1/persons", &body).await.status(), 201);
+    let (status, _, _) = error_of(writer.get("/v1/persons").await).await;
+    assert_eq!(status, 403, "reading needs persons:read");
 }
 
 #[tokio::test]
-async fn list_pages_in_creation_order_with_next_and_prev_links() {
+async fn an_unknown_person_is_a_404_and_a_bad_id_a_400() {
     let app = spawn_app().await;
-    for n in 0..5 {
-        app.create_person(&format!("person {n}"), 20 + n).await;
+    let body = new_person(&app).await;
+    let path = "/v1/persons/4242";
+
+    let (status, code, _) = error_of(app.get(path).await).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+    for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
+        let response = app.request(method.clone(), path).json(&body).await;
+        assert_eq!(error_of(response).await.0, 404, "{method}");
     }
+    assert_eq!(error_of(app.delete(path).await).await.0, 404);
+    let (status, code, _) = error_of(app.get("/v1/persons/abc").await).await;
+    assert_eq!((status, code.as_str()), (400, "bad_request"));
+}
+
+#[tokio::test]
+async fn invalid_fields_return_422_naming_each_field() {
+    let app = spawn_app().await;
+    let mut body = new_person(&app).await;
+    body["name"] = json!("   ");
+    body["age"] = json!(-1);
+    let (status, code, error) = error_of(app.post_json("/v1/persons", &body).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (422, "validation_failed"),
+        "{error}"
+    );
+    let fields: Vec<&str> = error["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(fields, ["name", "age"]);
+
+    // Wrong types, missing and unknown fields are 422s too, named in the message.
+    let mut wrong = new_person(&app).await;
+    wrong["name"] = json!(42);
+    let (status, _, error) = error_of(app.post_json("/v1/persons", &wrong).await).await;
+    assert_eq!(status, 422, "{error}");
+    assert!(error.to_string().contains("name"), "{error}");
+    let mut unknown = new_person(&app).await;
+    unknown["no_such_field"] = json!(1);
+    let (status, _, error) = error_of(app.post_json("/v1/persons", &unknown).await).await;
+    assert_eq!(status, 422, "{error}");
+    assert!(error.to_string().contains("no_such_field"), "{error}");
+    let mut missing = new_person(&app).await;
+    missing.as_object_mut().expect("an object").remove("name");
+    let (status, _, error) = error_of(app.post_json("/v1/persons", &missing).await).await;
+    assert_eq!(status, 422, "{error}");
+    assert!(error.to_string().contains("name"), "{error}");
+    let list: Value = app.get("/v1/persons").await.json().await.expect("JSON");
+    assert_eq!(list["objects"], json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn lists_page_in_creation_order_with_next_and_prev_links() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(create_person(&app).await["id"].clone());
+    }
+    let ids_of = |page: &Value| -> Vec<Value> {
+        page["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|object| object["id"].clone())
+            .collect()
+    };
 
     let first: Value = app
         .get("/v1/persons?per_page=2")
@@ -56,213 +173,17 @@ async fn list_pages_in_creation_order_with_next_and_prev_links() {
         .json()
         .await
         .expect("JSON");
-    let names: Vec<&str> = first["objects"]
-        .as_array()
-        .expect("objects")
-        .iter()
-        .map(|p| p["name"].as_str().expect("name"))
-        .collect();
-    assert_eq!(names, ["person 0", "person 1"]);
+    assert_eq!(ids_of(&first), ids[..2]);
     assert_eq!(first["next"], "/v1/persons?page=2&per_page=2");
     assert_eq!(first["prev"], Value::Null);
 
-    let last: Value = app
-        .get("/v1/persons?page=3&per_page=2")
+    let second: Value = app
+        .get("/v1/persons?page=2&per_page=2")
         .await
         .json()
         .await
         .expect("JSON");
-    assert_eq!(last["objects"].as_array().expect("objects").len(), 1);
-    assert_eq!(last["objects"][0]["name"], "person 4");
-    assert_eq!(last["next"], Value::Null);
-    assert_eq!(last["prev"], "/v1/persons?page=2&per_page=2");
-}
-
-#[tokio::test]
-async fn per_page_defaults_to_the_configured_value() {
-    let app = spawn_app_with(|settings| settings.api.default_per_page = 2).await;
-    for n in 0..3 {
-        app.create_person(&format!("person {n}"), n).await;
-    }
-
-    let body: Value = app.get("/v1/persons").await.json().await.expect("JSON");
-
-    assert_eq!(body["objects"].as_array().expect("objects").len(), 2);
-    assert_eq!(body["next"], "/v1/persons?page=2&per_page=2");
-}
-
-#[tokio::test]
-async fn bad_paging_parameters_return_400() {
-    let app = spawn_app().await;
-    for query in [
-        "page=0",
-        "page=-1",
-        "page=abc",
-        "per_page=0",
-        "per_page=101",
-        "per_page=1.5",
-        "page=18446744073709551615&per_page=100",
-        "sort=name",
-    ] {
-        let response = app.get(&format!("/v1/persons?{query}")).await;
-        let (status, code, body) = error_of(response).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (400, "bad_request"),
-            "{query}: {body}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn invalid_fields_return_422_naming_each_field() {
-    let app = spawn_app().await;
-
-    let response = app
-        .post_json("/v1/persons", &json!({"name": "  ", "age": -1}))
-        .await;
-
-    let (status, code, body) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (422, "validation_failed"));
-    let fields: Vec<&str> = body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| d["field"].as_str().expect("field"))
-        .collect();
-    assert_eq!(fields, ["name", "age"]);
-    let list: Value = app.get("/v1/persons").await.json().await.expect("JSON");
-    assert_eq!(list["objects"], json!([]), "nothing was stored");
-}
-
-#[tokio::test]
-async fn wrong_types_missing_and_unknown_fields_return_422() {
-    let app = spawn_app().await;
-    for body in [
-        json!({"name": "Ada", "age": "thirty"}),
-        json!({"name": "Ada"}),
-        json!({"name": "Ada", "age": 30, "email": "ada@example.com"}),
-        json!({"name": "Ada", "age": 3_000_000_000_i64}),
-        json!([1, 2]),
-    ] {
-        let (status, code, _) = error_of(app.post_json("/v1/persons", &body).await).await;
-        assert_eq!(
-            (status, code.as_str()),
-            (422, "validation_failed"),
-            "{body}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn malformed_json_returns_400() {
-    let app = spawn_app().await;
-
-    let response = app
-        .post("/v1/persons")
-        .header("content-type", "application/json")
-        .body(r#"{"name": "Ada", "age": "#)
-        .await;
-
-    let (status, code, _) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (400, "bad_request"));
-}
-
-#[tokio::test]
-async fn a_body_without_json_content_type_returns_415() {
-    let app = spawn_app().await;
-
-    let response = app
-        .post("/v1/persons")
-        .header("content-type", "text/plain")
-        .body(r#"{"name": "Ada", "age": 36}"#)
-        .await;
-
-    let (status, code, _) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (415, "unsupported_media_type"));
-}
-
-#[tokio::test]
-async fn a_body_over_the_limit_returns_413() {
-    let app = spawn_app_with(|settings| settings.server.body_limit_bytes = 1024).await;
-    let name = "x".repeat(2048);
-
-    let response = app
-        .post_json("/v1/persons", &json!({"name": name, "age": 1}))
-        .await;
-
-    let (status, code, _) = error_of(response).await;
-    assert_eq!((status, code.as_str()), (413, "payload_too_large"));
-}
-
-#[tokio::test]
-async fn put_replaces_every_field() {
-    let app = spawn_app().await;
-    let person = app.create_person("Ada", 36).await;
-    let path = format!("/v1/persons/{}", person["id"]);
-
-    let response = app
-        .put(&path)
-        .json(&json!({"name": "Grace Hopper", "age": 85}))
-        .await;
-
-    assert_eq!(response.status(), 200);
-    let updated: Value = response.json().await.expect("JSON");
-    assert_eq!(updated["name"], "Grace Hopper");
-    assert_eq!(updated["age"], 85);
-    assert_eq!(updated["created_at"], person["created_at"]);
-
-    let partial = app.put(&path).json(&json!({"age": 1})).await;
-    assert_eq!(partial.status(), 422, "PUT needs every field");
-}
-
-#[tokio::test]
-async fn patch_changes_only_the_given_fields() {
-    let app = spawn_app().await;
-    let person = app.create_person("Ada", 36).await;
-    let path = format!("/v1/persons/{}", person["id"]);
-
-    let response = app.patch(&path).json(&json!({"age": 37})).await;
-
-    assert_eq!(response.status(), 200);
-    let updated: Value = response.json().await.expect("JSON");
-    assert_eq!(updated["name"], "Ada");
-    assert_eq!(updated["age"], 37);
-
-    let invalid = app.patch(&path).json(&json!({"age": 200})).await;
-    assert_eq!(invalid.status(), 422);
-    let unchanged: Value = app.get(&path).await.json().await.expect("JSON");
-    assert_eq!(unchanged["age"], 37);
-}
-
-#[tokio::test]
-async fn changing_an_unknown_person_returns_404() {
-    let app = spawn_app().await;
-
-    let response = app.patch("/v1/persons/999").json(&json!({"age": 3})).await;
-
-    assert_eq!(error_of(response).await.0, 404);
-}
-
-#[tokio::test]
-async fn delete_removes_the_person() {
-    let app = spawn_app().await;
-    let person = app.create_person("Ada", 36).await;
-    let path = format!("/v1/persons/{}", person["id"]);
-
-    let deleted = app.delete(&path).await;
-    assert_eq!(deleted.status(), 204);
-
-    assert_eq!(app.get(&path).await.status(), 404);
-    let again = app.delete(&path).await;
-    assert_eq!(error_of(again).await.0, 404);
-}
-
-#[tokio::test]
-async fn a_non_numeric_id_returns_400() {
-    let app = spawn_app().await;
-
-    let (status, code, _) = error_of(app.get("/v1/persons/abc").await).await;
-
-    assert_eq!((status, code.as_str()), (400, "bad_request"));
+    assert_eq!(ids_of(&second), ids[2..]);
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(second["prev"], "/v1/persons?page=1&per_page=2");
 }

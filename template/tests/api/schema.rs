@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::service::db;
-use crate::service::models::{person, task};
+use crate::service::models::{api_key, person, task};
 use crate::support::database::TestDatabase;
 
 /// A column as the database has it: name, nullable, type.
@@ -124,8 +124,9 @@ async fn the_migrations_build_the_tables_the_models_describe() {
     let backend = db.get_database_backend();
 
     let mut problems = Vec::new();
-    problems.extend(drift::<person::Entity>(&db).await);
     problems.extend(drift::<task::Entity>(&db).await);
+    problems.extend(drift::<api_key::Entity>(&db).await);
+    problems.extend(drift::<crate::support::service::models::person::Entity>(&db).await);
     // `cargo xtask new resource` adds the entities of new resources above this line.
 
     assert!(problems.is_empty(), "drift:\n{}", problems.join("\n"));

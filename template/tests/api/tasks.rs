@@ -7,7 +7,7 @@ use crate::service::models::task::State;
 use crate::service::queue::Queue;
 use crate::support::app::{error_of, spawn_app, spawn_app_with};
 use crate::support::tasks::TaskWorld;
-use crate::support::test_tasks::{self, flaky, panics, unrecoverable};
+use crate::support::test_tasks::{self, bad_sql, flaky, panics, says_superseded, unrecoverable};
 
 #[tokio::test]
 async fn a_birthday_schedules_a_task_that_adds_one_year() {
@@ -98,14 +98,18 @@ async fn with_redis_away_scheduling_is_a_503_and_the_rest_keeps_serving() {
         .expect("tasks");
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0].state, State::Failed, "not left pending");
-    assert!(
-        tasks[0]
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("unavailable")),
-        "{:?}",
-        tasks[0].last_error
-    );
+    assert_eq!(tasks[0].last_error.as_deref(), Some("not_queued"));
+    let shown: Value = app
+        .get(&format!("/v1/tasks/{}", tasks[0].id))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(shown["last_error"]["code"], "not_queued", "{shown}");
+    let shown = shown.to_string();
+    for cause in ["127.0.0.1", "refused", "Redis", "IO"] {
+        assert!(!shown.contains(cause), "no queue error text: {shown}");
+    }
 }
 
 /// A task handle in eager mode with the test tasks registered, on a fresh database.
@@ -138,18 +142,27 @@ async fn eager_mode_retries_at_once_and_records_every_attempt() {
     assert_eq!(recovered.result, Some(serde_json::json!(3)));
     assert_eq!(exhausted.state, State::Failed);
     assert_eq!(exhausted.attempts, 4, "the first run and 3 retries");
-    assert_eq!(exhausted.last_error.as_deref(), Some("attempt 4 failed"));
+    assert_eq!(exhausted.last_error.as_deref(), Some("failed"));
     assert_eq!(hopeless.state, State::Failed);
     assert_eq!(hopeless.attempts, 1);
     assert_eq!(buggy.state, State::Failed);
-    assert!(
-        buggy
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("a bug in a task")),
-        "{:?}",
-        buggy.last_error
+    assert_eq!(buggy.last_error.as_deref(), Some("panicked"));
+}
+
+#[tokio::test]
+async fn a_body_that_says_superseded_while_its_run_holds_the_task_is_retried_not_left_started() {
+    let (_world, tasks) = eager().await;
+
+    let task = schedule_task(&tasks, says_superseded(), None)
+        .await
+        .expect("scheduled");
+
+    assert_eq!(task.state, State::Succeeded, "{task:?}");
+    assert_eq!(
+        task.attempts, 2,
+        "its run held the task: a failed attempt, retried"
     );
+    assert_eq!(task.result, Some(serde_json::json!(2)));
 }
 
 #[tokio::test]
@@ -172,4 +185,47 @@ async fn eager_chains_run_in_order_and_stop_at_a_failure() {
     let states: Vec<State> = stopped.iter().map(|t| t.state).collect();
     assert_eq!(states, [State::Succeeded, State::Failed, State::Cancelled]);
     assert_eq!(stopped[2].attempts, 0, "never ran");
+}
+
+#[tokio::test]
+async fn last_error_shows_a_code_and_a_generic_message_never_sql_or_panic_text() {
+    let app = spawn_app().await;
+    let db = sea_orm::Database::connect(app.database_url.as_str())
+        .await
+        .expect("connect");
+    let settings = crate::support::app::test_settings();
+    let tasks = Queue::new(db, &settings.redis, &settings.tasks, test_tasks::registry())
+        .expect("a task queue");
+    assert!(tasks.is_eager());
+
+    let sql = schedule_task(&tasks, bad_sql(), None)
+        .await
+        .expect("scheduled");
+    let panic = schedule_task(&tasks, panics(), None)
+        .await
+        .expect("scheduled");
+
+    for (task, code) in [(sql, "failed"), (panic, "panicked")] {
+        assert_eq!(task.state, State::Failed);
+        let shown: Value = app
+            .get(&format!("/v1/tasks/{}", task.id))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(shown["last_error"]["code"], code, "{shown}");
+        let message = shown["last_error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{shown}");
+        let text = shown.to_string();
+        for cause in [
+            "no_such_table",
+            "secret_column",
+            "SELECT",
+            "relation",
+            "a bug in a task",
+            "panicked at",
+        ] {
+            assert!(!text.contains(cause), "{cause:?} shown: {text}");
+        }
+    }
 }

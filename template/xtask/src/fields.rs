@@ -8,8 +8,7 @@ pub const MAX_STRING_LENGTH: u32 = 65_535;
 pub const DEFAULT_STRING_LENGTH: u32 = 255;
 
 /// The types a field can have, as the user writes them.
-pub const KNOWN_TYPES: &str =
-    "string, string(N), text, bool, i32, i64, f64, date, datetime, uuid, json, references";
+pub const KNOWN_TYPES: &str = "string, string(N), text, bool, i32, i32(MIN..=MAX), i64, i64(MIN..=MAX), f64, date, datetime, uuid, json, references";
 
 /// What a field holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +18,9 @@ pub enum Kind {
     /// Any length; no control characters but tab, line feed and carriage return.
     Text,
     Bool,
-    I32,
-    I64,
+    /// A whole number, within the range if one is given.
+    I32(Option<Range>),
+    I64(Option<Range>),
     F64,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
@@ -31,6 +31,40 @@ pub enum Kind {
     Json,
     /// The id of a row of another resource's table (the resource's singular name).
     References(String),
+}
+
+/// The accepted values of a whole number, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Kind {
+    /// The type's name in the templates: `string`, `i32`, `reference` ...
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::String(_) => "string",
+            Self::Text => "text",
+            Self::Bool => "bool",
+            Self::I32(_) => "i32",
+            Self::I64(_) => "i64",
+            Self::F64 => "f64",
+            Self::Date => "date",
+            Self::DateTime => "datetime",
+            Self::Uuid => "uuid",
+            Self::Json => "json",
+            Self::References(_) => "reference",
+        }
+    }
+
+    /// The range of a whole number, if one was given.
+    pub fn range(&self) -> Option<Range> {
+        match self {
+            Self::I32(range) | Self::I64(range) => *range,
+            _ => None,
+        }
+    }
 }
 
 /// One field of a resource (or argument of a task).
@@ -60,20 +94,24 @@ impl Field {
             "string" => Kind::String(DEFAULT_STRING_LENGTH),
             "text" => Kind::Text,
             "bool" => Kind::Bool,
-            "i32" => Kind::I32,
-            "i64" => Kind::I64,
+            "i32" => Kind::I32(None),
+            "i64" => Kind::I64(None),
             "f64" => Kind::F64,
             "date" => Kind::Date,
             "datetime" => Kind::DateTime,
             "uuid" => Kind::Uuid,
             "json" => Kind::Json,
             "references" => Kind::References(name.to_owned()),
-            other => match other
-                .strip_prefix("string(")
-                .and_then(|rest| rest.strip_suffix(')'))
-            {
-                Some(length) => Kind::String(string_length(spec, length)?),
-                None => {
+            other => match other.split_once('(') {
+                Some(("string", rest)) => Kind::String(string_length(spec, argument(rest))?),
+                Some(("i32", rest)) => {
+                    let limits = (i32::MIN.into(), i32::MAX.into());
+                    Kind::I32(Some(range(spec, argument(rest), limits)?))
+                }
+                Some(("i64", rest)) => {
+                    Kind::I64(Some(range(spec, argument(rest), (i64::MIN, i64::MAX))?))
+                }
+                _ => {
                     return Err(format!(
                         "field {name:?} has an unknown type {other:?}; known types: {KNOWN_TYPES}"
                     ));
@@ -92,12 +130,43 @@ impl Field {
     }
 }
 
-fn string_length(spec: &str, length: &str) -> Result<u32, String> {
+/// What is inside `(...)`; `None` when the parenthesis is not closed.
+fn argument(rest: &str) -> Option<&str> {
+    rest.strip_suffix(')')
+}
+
+fn string_length(spec: &str, length: Option<&str>) -> Result<u32, String> {
+    let Some(length) = length else {
+        return Err(format!("{spec:?}: the length of a string is string(N)"));
+    };
     match length.parse::<u32>() {
         Ok(n) if (1..=MAX_STRING_LENGTH).contains(&n) => Ok(n),
         _ => Err(format!(
             "{spec:?}: the length of a string must be a number from 1 to {MAX_STRING_LENGTH}"
         )),
+    }
+}
+
+/// `MIN..=MAX` of `i32(MIN..=MAX)`, within `limits` (the type's own).
+fn range(spec: &str, text: Option<&str>, limits: (i64, i64)) -> Result<Range, String> {
+    let bad = || {
+        format!(
+            "{spec:?}: a range is MIN..=MAX, two whole numbers of the type with MIN at most MAX (age:i32(0..=150))"
+        )
+    };
+    let (min, max) = text.and_then(|t| t.split_once("..=")).ok_or_else(bad)?;
+    let number = |t: &str| {
+        t.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (limits.0..=limits.1).contains(n))
+    };
+    match (number(min), number(max)) {
+        (Some(min), Some(max)) if (min, max) == limits => Err(format!(
+            "{spec:?}: the range takes every value of the type: give the type alone"
+        )),
+        (Some(min), Some(max)) if min <= max => Ok(Range { min, max }),
+        _ => Err(bad()),
     }
 }
 
@@ -136,8 +205,19 @@ mod tests {
             ("number:string(80)", Kind::String(80)),
             ("note:text", Kind::Text),
             ("paid:bool", Kind::Bool),
-            ("quantity:i32", Kind::I32),
-            ("amount_cents:i64", Kind::I64),
+            ("quantity:i32", Kind::I32(None)),
+            (
+                "age:i32(0..=150)",
+                Kind::I32(Some(Range { min: 0, max: 150 })),
+            ),
+            ("amount_cents:i64", Kind::I64(None)),
+            (
+                "amount_cents:i64(-5..=5000000000)",
+                Kind::I64(Some(Range {
+                    min: -5,
+                    max: 5_000_000_000,
+                })),
+            ),
             ("rate:f64", Kind::F64),
             ("due_on:date", Kind::Date),
             ("sent_at:datetime", Kind::DateTime),
@@ -168,8 +248,15 @@ mod tests {
             ("type:string", "keyword"),
             ("number:string(0)", "from 1 to"),
             ("number:string(x)", "from 1 to"),
-            ("number:string(80", "unknown type"),
+            ("number:string(80", "string(N)"),
             ("number:i128", "unknown type"),
+            ("age:i32(150..=0)", "MIN at most MAX"),
+            ("age:i32(0..150)", "MIN..=MAX"),
+            ("age:i32(0..=3000000000)", "MIN..=MAX"),
+            ("age:i32(0..=x)", "MIN..=MAX"),
+            ("age:i32(0..=1", "MIN..=MAX"),
+            ("age:f64(0..=1)", "unknown type"),
+            ("n:i32(-2147483648..=2147483647)", "every value"),
         ] {
             let error = parse(spec).unwrap_err();
             assert!(error.contains(says), "{spec}: {error}");

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 pub struct Change {
     /// Relative to the project, with `/`.
     pub path: String,
-    before: Option<String>,
-    after: String,
+    pub before: Option<String>,
+    pub after: String,
 }
 
 /// What a command will write.
@@ -27,13 +27,18 @@ impl Plan {
         }
     }
 
+    /// Whether `path` exists, on disk or planned.
+    pub fn exists(&self, path: &str) -> bool {
+        self.root.join(path).exists() || self.changes.iter().any(|change| change.path == path)
+    }
+
     fn planned(&mut self, path: &str) -> Option<&mut Change> {
         self.changes.iter_mut().find(|change| change.path == path)
     }
 
     /// Plans a new file; refuses a path that exists.
     pub fn create(&mut self, path: &str, text: String) -> Result<(), String> {
-        if self.root.join(path).exists() || self.planned(path).is_some() {
+        if self.exists(path) {
             return Err(format!("{path} exists already"));
         }
         self.changes.push(Change {
@@ -90,6 +95,12 @@ impl Plan {
                 format!("  {verb:<8} {}\n", change.path)
             })
             .collect()
+    }
+
+    /// Every change planned, for tests.
+    #[cfg(test)]
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
     }
 
     /// The text planned for `path`, for tests.

@@ -132,16 +132,20 @@ impl Project {
         tables
     }
 
-    /// The first segment of every route of `/v1` (`persons` for `/v1/persons/{id}`).
+    /// The collections of `/v1`: the first segment of its routes of one or two segments
+    /// (`persons` for `/v1/persons` and `/v1/persons/{id}`; a route further down, such
+    /// as `/v1/persons/{id}/birthday`, extends a collection without making one).
     pub fn routes(&self) -> Vec<String> {
         let mut routes = Vec::new();
         for file in self.rust_files("src/api/v1") {
             let Ok(text) = self.read(&file) else { continue };
             for path in quoted_after(&text, "path = \"") {
-                if let Some(first) = path.trim_start_matches('/').split('/').next()
+                let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+                if let Some(first) = segments.first()
                     && !first.is_empty()
+                    && segments.len() <= 2
                 {
-                    routes.push(first.to_owned());
+                    routes.push((*first).to_owned());
                 }
             }
         }

@@ -1,24 +1,37 @@
-//! `/v1/persons`: JSON in, controller call, JSON out.
+//! `/v1/persons`: JSON in, controller call, JSON out (`cargo xtask new resource` wrote
+//! this file; it is yours to change).
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::AppState;
-use crate::api::error::{ApiResult, BodyErrors, IdErrors, QueryErrors, ServerErrors};
-use crate::api::extract::{Json, Path, Query, RequestId};
+use crate::api::error::{ApiResult, BodyErrors, ErrorBody, IdErrors, QueryErrors, ServerErrors};
+use crate::api::extract::{Json, Path, Query};
 use crate::api::fields;
 use crate::api::pagination::{PageBody, PageQuery};
-use crate::api::v1::tasks::TaskBody;
 use crate::controllers::persons::{
     self as controller, AGE_MAX, AGE_MIN, NAME_MAX_CHARS, PersonChanges, PersonInput,
 };
 use crate::models::person;
-use crate::tasks::persons::schedule_birthday;
 
+/// Where persons are.
 const COLLECTION: &str = "/v1/persons";
+
+/// The routes of persons, each with its documentation: one line per route.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(create))
+        .routes(routes!(get))
+        .routes(routes!(replace))
+        .routes(routes!(update))
+        .routes(routes!(delete))
+}
 
 /// A person as v1 shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,13 +44,13 @@ pub struct PersonBody {
 }
 
 impl From<person::Model> for PersonBody {
-    fn from(person: person::Model) -> Self {
+    fn from(row: person::Model) -> Self {
         Self {
-            id: person.id,
-            name: person.name,
-            age: person.age,
-            created_at: person.created_at,
-            updated_at: person.updated_at,
+            id: row.id,
+            name: row.name,
+            age: row.age,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }
@@ -45,7 +58,6 @@ impl From<person::Model> for PersonBody {
 /// The body of `POST` and `PUT`: every field.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"name": "Ada Lovelace", "age": 36}))]
 pub struct NewPerson {
     #[schema(schema_with = fields::text::<NAME_MAX_CHARS>)]
     pub name: String,
@@ -57,9 +69,9 @@ pub struct NewPerson {
 /// The body of `PATCH`: any of the fields.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"age": 37}))]
 pub struct PersonPatch {
     #[schema(schema_with = fields::optional_text::<NAME_MAX_CHARS>)]
+    #[serde(default)]
     pub name: Option<String>,
     #[schema(schema_with = fields::optional_integer::<AGE_MIN, AGE_MAX>)]
     #[serde(default, deserialize_with = "fields::whole::optional_i32")]
@@ -88,6 +100,7 @@ impl From<PersonPatch> for PersonChanges {
 ///
 /// One page at a time; `next` and `prev` link to the neighbour pages.
 #[utoipa::path(get, path = "/persons", tag = "persons", params(PageQuery),
+    security(("bearer" = ["persons:read"])),
     responses(
         (status = 200, description = "A page of persons", body = PageBody<PersonBody>),
         QueryErrors, ServerErrors,
@@ -105,24 +118,9 @@ pub async fn list(
     )))
 }
 
-/// List persons, under the route's old name
-///
-/// As `GET /v1/persons`, with headers that say when this route goes away.
-#[utoipa::path(get, path = "/people", tag = "persons", params(PageQuery),
-    responses(
-        (status = 200, description = "A page of persons", body = PageBody<PersonBody>),
-        QueryErrors, ServerErrors,
-    ))]
-#[deprecated = "use GET /v1/persons"]
-pub async fn list_people(
-    state: State<AppState>,
-    query: Query<PageQuery>,
-) -> ApiResult<axum::Json<PageBody<PersonBody>>> {
-    list(state, query).await
-}
-
 /// Create a person
 #[utoipa::path(post, path = "/persons", tag = "persons", request_body = NewPerson,
+    security(("bearer" = ["persons:write"])),
     responses(
         (status = 201, description = "Created; `Location` names it", body = PersonBody),
         BodyErrors, ServerErrors,
@@ -131,14 +129,15 @@ pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewPerson>,
 ) -> ApiResult<impl IntoResponse> {
-    let person = controller::create(&state.db, body.into()).await?;
-    let location = format!("{COLLECTION}/{}", person.id);
-    let body = axum::Json(PersonBody::from(person));
+    let row = controller::create(&state.db, body.into()).await?;
+    let location = format!("{COLLECTION}/{}", row.id);
+    let body = axum::Json(PersonBody::from(row));
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], body))
 }
 
 /// Read a person
 #[utoipa::path(get, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    security(("bearer" = ["persons:read"])),
     responses(
         (status = 200, description = "The person", body = PersonBody),
         IdErrors, ServerErrors,
@@ -147,14 +146,15 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> ApiResult<axum::Json<PersonBody>> {
-    let person = controller::get(&state.db, id).await?;
-    Ok(axum::Json(person.into()))
+    let row = controller::get(&state.db, id).await?;
+    Ok(axum::Json(row.into()))
 }
 
 /// Replace a person
 ///
 /// Sets every field.
 #[utoipa::path(put, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    security(("bearer" = ["persons:write"])),
     request_body = NewPerson,
     responses(
         (status = 200, description = "The person as replaced", body = PersonBody),
@@ -165,14 +165,15 @@ pub async fn replace(
     Path(id): Path<i64>,
     Json(body): Json<NewPerson>,
 ) -> ApiResult<axum::Json<PersonBody>> {
-    let person = controller::replace(&state.db, id, body.into()).await?;
-    Ok(axum::Json(person.into()))
+    let row = controller::replace(&state.db, id, body.into()).await?;
+    Ok(axum::Json(row.into()))
 }
 
 /// Change some fields of a person
 ///
 /// Sets the fields given and keeps the others.
 #[utoipa::path(patch, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    security(("bearer" = ["persons:write"])),
     request_body = PersonPatch,
     responses(
         (status = 200, description = "The person as changed", body = PersonBody),
@@ -183,35 +184,21 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(body): Json<PersonPatch>,
 ) -> ApiResult<axum::Json<PersonBody>> {
-    let person = controller::update(&state.db, id, body.into()).await?;
-    Ok(axum::Json(person.into()))
+    let row = controller::update(&state.db, id, body.into()).await?;
+    Ok(axum::Json(row.into()))
 }
 
 /// Delete a person
+///
+/// Refused while other rows refer to it (`still_referenced`).
 #[utoipa::path(delete, path = "/persons/{id}", tag = "persons", params(("id" = i64, Path)),
+    security(("bearer" = ["persons:write"])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 409, description = "Other rows still refer to it", body = ErrorBody),
         IdErrors, ServerErrors,
     ))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     controller::delete(&state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Schedule a person's birthday
-///
-/// A task adds a year to the person's age; the answer is the task, whose progress is at
-/// `Location`.
-#[utoipa::path(post, path = "/persons/{id}/birthday", tag = "persons", params(("id" = i64, Path)),
-    responses(
-        (status = 202, description = "Scheduled; `Location` is the task", body = TaskBody),
-        IdErrors, ServerErrors,
-    ))]
-pub async fn birthday(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    RequestId(request_id): RequestId,
-) -> ApiResult<Response> {
-    let task = schedule_birthday(&state.tasks, id, request_id).await?;
-    Ok(super::tasks::accepted(task))
 }

@@ -9,6 +9,7 @@ use reqwest::{Method, Response};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
+use crate::service;
 use crate::service::app::App;
 use crate::service::config::{self, Settings};
 use crate::service::telemetry;
@@ -25,10 +26,27 @@ pub struct Api {
 }
 
 impl Api {
+    /// Calls without credentials.
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             address: address.into(),
             client: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls with `credential` (an API key or a token) as `Authorization: Bearer ...`.
+    pub fn with_credential(address: impl Into<String>, credential: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {credential}"))
+            .expect("a header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        Self {
+            address: address.into(),
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
@@ -93,9 +111,12 @@ impl IntoFuture for Call {
     }
 }
 
-/// A running service, its database, and calls to it (through [`Api`]).
+/// A running service, its database, and calls to it (through [`Api`], with a key that
+/// holds every permission the API declares; [`TestApp::anonymous`] calls without one).
 pub struct TestApp {
     api: Api,
+    /// The key every call of `api` sends.
+    pub key: String,
     /// The service's own database, for tests that look behind the API.
     pub database_url: String,
     db: tokio::sync::OnceCell<DatabaseConnection>,
@@ -139,14 +160,71 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
+    let key = make_key(&database.connect().await, "tests", &every_permission()).await;
     TestApp {
-        api: Api::new(address),
+        api: Api::with_credential(&address, &key),
+        key,
         database_url: database.url.clone(),
         db: tokio::sync::OnceCell::new(),
         shutdown: Some(shutdown),
         server: Some(server),
         database,
     }
+}
+
+/// Another instance of the service, on `app`'s database (as replicas share one), with
+/// settings changed by `configure`; calls to it carry `app`'s key. Stops when dropped.
+pub async fn another_instance(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> Instance {
+    let mut settings = test_settings();
+    settings.database.url = Some(app.database_url.parse().expect("a database URL"));
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    configure(&mut settings);
+    let instance = App::build(settings).await.expect("the service starts");
+    let address = format!("http://{}", instance.local_addr());
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(instance.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    Instance {
+        api: Api::with_credential(address, &app.key),
+        _shutdown: shutdown,
+    }
+}
+
+/// A service running beside a [`TestApp`], and calls to it.
+pub struct Instance {
+    pub api: Api,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Every permission the API's routes declare (read from its OpenAPI document).
+pub fn every_permission() -> Vec<String> {
+    let doc = serde_json::to_value(service::api::openapi(&test_settings())).expect("JSON");
+    let mut permissions: Vec<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|methods| methods.values())
+        .filter_map(|operation| operation["security"].as_array())
+        .flatten()
+        .filter_map(|requirement| requirement["bearer"].as_array())
+        .flatten()
+        .filter_map(|scope| scope.as_str().map(str::to_owned))
+        .collect();
+    permissions.push(service::api::auth::DOCS_PERMISSION.into());
+    permissions.sort();
+    permissions.dedup();
+    permissions
+}
+
+/// Makes an API key named `name` with `scopes` in `db`, as `keys create` does.
+pub async fn make_key(db: &DatabaseConnection, name: &str, scopes: &[String]) -> String {
+    service::auth::keys::create(db, name, scopes, None)
+        .await
+        .expect("a key")
+        .key
 }
 
 /// The settings of `APP_ENV=test`, from the files in `config/`.
@@ -156,6 +234,23 @@ pub fn test_settings() -> Settings {
 }
 
 impl TestApp {
+    /// Calls to this service without credentials.
+    pub fn anonymous(&self) -> Api {
+        Api::new(&self.address)
+    }
+
+    /// Calls to this service with `credential` (an API key or a token).
+    pub fn with_credential(&self, credential: &str) -> Api {
+        Api::with_credential(&self.address, credential)
+    }
+
+    /// Calls with a new key (named `name`) that holds only `scopes`.
+    pub async fn as_caller(&self, name: &str, scopes: &[&str]) -> Api {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let key = make_key(self.db().await, name, &scopes).await;
+        self.with_credential(&key)
+    }
+
     /// A connection to the service's database, opened on first use.
     pub async fn db(&self) -> &DatabaseConnection {
         self.db.get_or_init(|| self.database.connect()).await
@@ -231,8 +326,9 @@ pub struct HalfSentRequest {
 }
 
 impl HalfSentRequest {
-    /// Sends the head and the first bytes of a valid body to `address` (`host:port`).
-    pub async fn start(address: &str) -> Self {
+    /// Sends the head (with `key`) and the first bytes of a valid body to `address`
+    /// (`host:port`).
+    pub async fn start(address: &str, key: &str) -> Self {
         use tokio::io::AsyncWriteExt;
 
         let body = r#"{"name": "Ada", "age": 36}"#;
@@ -242,14 +338,14 @@ impl HalfSentRequest {
             .expect("connect");
         let head = format!(
             "POST /v1/persons HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{first}",
+             Authorization: Bearer {key}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{first}",
             body.len()
         );
         stream.write_all(head.as_bytes()).await.expect("write head");
         Self { stream, rest }
     }
 
-    /// Sends the rest of the body and returns the raw answer.
+    /// Sends the rest of the body and returns the raw answer (the connection then closes).
     pub async fn finish(mut self) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -11,7 +11,8 @@
 //!   [`test_tasks`]: tasks that exist only for the tests.
 //! - [`fixtures`]: one way to make each thing a test starts from.
 //! - [`listeners`]: stand-ins for the log servers and Sentry; [`otlp`]: for a trace
-//!   collector.
+//!   collector; [`oidc`]: a real OpenID provider (node and the `oidc-provider` package).
+//! - [`raw`]: clients over raw TCP (a head sent a byte at a time, silent connections).
 use std::time::{Duration, Instant};
 
 pub mod app;
@@ -19,9 +20,11 @@ pub mod cluster;
 pub mod database;
 pub mod fixtures;
 pub mod listeners;
+pub mod oidc;
 pub mod otlp;
 pub mod process;
 pub mod provision;
+pub mod raw;
 pub mod redis;
 pub mod service;
 pub mod tasks;
@@ -45,6 +48,35 @@ pub async fn eventually<T>(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
     }
+}
+
+/// Sends `per_client` pings to `url` from each of 8 concurrent clients; all must
+/// succeed. Their latencies, sorted.
+pub async fn ping_latencies(
+    client: &reqwest::Client,
+    url: &str,
+    per_client: usize,
+) -> Vec<Duration> {
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (client, url) = (client.clone(), url.to_owned());
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for _ in 0..per_client {
+                let sent = Instant::now();
+                let response = client.get(&url).send().await.expect("request sent");
+                assert_eq!(response.status(), 200);
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.expect("client"));
+    }
+    latencies.sort();
+    latencies
 }
 
 /// Writes straight to stderr, past the test harness's capture, so that a skipped or

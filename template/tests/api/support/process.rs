@@ -6,11 +6,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::service::BIN;
-use crate::support::app::Api;
+use crate::support::app::{Api, every_permission, make_key};
 use crate::support::database::TestDatabase;
 use crate::support::eventually;
 
-/// A `serve` process on a free port with its own database, plus `vars`; and calls to it.
+/// A `serve` process on a free port with its own database, plus `vars`; and calls to it,
+/// with a key holding every permission.
 pub async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process, Api) {
     let mut env = vec![
         ("APP__DATABASE__URL".to_owned(), database.url.clone()),
@@ -20,7 +21,9 @@ pub async fn serve(database: &TestDatabase, vars: &[(&str, String)]) -> (Process
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     let process = Process::start("serve", &env);
     let address = process.address("serving").await;
-    (process, Api::new(address))
+    // The process migrated its database before serving.
+    let key = make_key(&database.connect().await, "tests", &every_permission()).await;
+    (process, Api::with_credential(address, &key))
 }
 
 /// A service process whose output goes to a file.

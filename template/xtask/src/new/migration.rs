@@ -1,37 +1,56 @@
-//! `new migration NAME`: an empty migration, registered to run after the others.
+//! `new migration NAME`: an empty migration (`xtask/templates/migration/`), registered to
+//! run after the others. Also names the migrations the resource generator writes.
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
+
+use super::template::{self, Templates};
 use crate::names;
 use crate::plan::Plan;
 use crate::project::Project;
 
-const LIB: &str = "migration/src/lib.rs";
-const EMPTY: &str = include_str!("../../templates/migration.rs.txt");
+/// When a new migration is stamped.
+#[derive(Debug, Clone, Copy)]
+pub enum Stamp {
+    /// At this time (seconds since the epoch, now), or just after the latest migration
+    /// when that is later: migrations run in the order of their stamps.
+    Now(u64),
+    /// At exactly this time, among the others: for the tests, which regenerate the
+    /// project's own migrations.
+    #[cfg_attr(not(test), expect(dead_code, reason = "the tests stamp migrations"))]
+    At(u64),
+}
+
+impl Stamp {
+    /// Now, by the system's clock.
+    pub fn now() -> Self {
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        Self::Now(seconds)
+    }
+}
+
+#[derive(Serialize)]
+struct Context {
+    migration: String,
+}
 
 /// Plans `migration/src/m{timestamp}_{name}.rs` with an empty `up` and `down`.
-pub fn plan(project: &Project, name: &str) -> Result<Plan, String> {
+pub fn plan(project: &Project, name: &str, stamp: Stamp) -> Result<Plan, String> {
+    let context = Context {
+        migration: module_name(project, name, stamp)?,
+    };
+    let templates = Templates::load(&project.root, "migration")?;
     let mut plan = Plan::new(&project.root);
-    add(&mut plan, project, name, EMPTY.to_owned(), now())?;
+    template::plan(&mut plan, templates.render(&context)?)?;
     Ok(plan)
 }
 
-/// Seconds since the epoch, now.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
-
-/// Adds migration `name` with `text` to `plan` and registers it last in
-/// `migration/src/lib.rs`; returns its module name (`m20260101_120000_name`).
-pub fn add(
-    plan: &mut Plan,
-    project: &Project,
-    name: &str,
-    text: String,
-    now: u64,
-) -> Result<String, String> {
+/// The module of new migration `name` (`m20260101_120000_name`), checked against the
+/// migrations there are.
+pub fn module_name(project: &Project, name: &str, stamp: Stamp) -> Result<String, String> {
     names::check_identifier(name, "migration name")?;
     let existing = project.modules("migration/src");
     if let Some(same) = existing.iter().find(|module| name_of(module) == Some(name)) {
@@ -39,23 +58,17 @@ pub fn add(
             "a migration named {name:?} exists already: migration/src/{same}.rs"
         ));
     }
-    // Later than every registered migration, even with a clock behind or two migrations
-    // in one second: they run in the order of the list, which is also the names' order.
+    // Later than every migration, even with a clock behind or two migrations in one
+    // second: they run in the order of the list, which is also the names' order.
     let latest = existing.iter().filter_map(|m| seconds_of(m)).max();
-    let seconds = match latest {
-        Some(latest) if latest >= now => latest + 1,
-        _ => now,
+    let seconds = match stamp {
+        Stamp::Now(now) => match latest {
+            Some(latest) if latest >= now => latest + 1,
+            _ => now,
+        },
+        Stamp::At(seconds) => seconds,
     };
-    let module = format!("m{}_{name}", timestamp(seconds));
-    plan.create(&format!("migration/src/{module}.rs"), text)?;
-    plan.edit(LIB, |lib| {
-        register(lib, &module).ok_or_else(|| {
-            format!(
-                "{LIB} has no `mod m...;` line and `vec![...]` in `fn migrations()` to add {module} to"
-            )
-        })
-    })?;
-    Ok(module)
+    Ok(format!("m{}_{name}", timestamp(seconds)))
 }
 
 /// `name` of a module `m20250101_000001_name`.
@@ -66,7 +79,7 @@ fn name_of(module: &str) -> Option<&str> {
 }
 
 /// The time of a module `mYYYYMMDD_HHMMSS_name`, in seconds since the epoch.
-fn seconds_of(module: &str) -> Option<u64> {
+pub fn seconds_of(module: &str) -> Option<u64> {
     let stamp = module.strip_prefix('m')?.get(..15)?;
     let number = |range: std::ops::Range<usize>| stamp.get(range)?.parse::<u64>().ok();
     if stamp.as_bytes().get(8) != Some(&b'_') {
@@ -119,38 +132,9 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
-/// Adds `mod {module};` after the last migration module and its entry at the end of the
-/// `vec![...]` in `migrations()`.
-fn register(lib: &str, module: &str) -> Option<String> {
-    let body = lib.find("fn migrations()")?;
-    let open = body + lib[body..].find("vec![")? + "vec![".len();
-    let close = open + lib[open..].find(']')?;
-    let mut entries: Vec<String> = lib[open..close]
-        .split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(str::to_owned)
-        .collect();
-    entries.push(format!("Box::new({module}::Migration)"));
-    let list: String = entries
-        .iter()
-        .map(|entry| format!("\n            {entry},"))
-        .collect();
-    let patched = format!("{}{list}\n        {}", &lib[..open], &lib[close..]);
-
-    let mut lines: Vec<String> = patched.lines().map(str::to_owned).collect();
-    let last_mod = lines
-        .iter()
-        .rposition(|line| line.trim_start().starts_with("mod m"))?;
-    lines.insert(last_mod + 1, format!("mod {module};"));
-    Some(lines.join("\n") + "\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const LIB_TEXT: &str = include_str!("../../../migration/src/lib.rs");
 
     #[test]
     fn timestamps_are_utc_dates_and_times() {
@@ -169,36 +153,43 @@ mod tests {
     }
 
     #[test]
-    fn a_new_migration_is_registered_last() {
-        let patched = register(LIB_TEXT, "m20260101_000000_add_email").expect("registered");
-        assert!(patched.contains("mod m20260101_000000_add_email;\n"));
-        assert!(patched.contains("Box::new(m20260101_000000_add_email::Migration),"));
-        let first = patched
-            .find("create_persons::Migration")
-            .expect("old entry kept");
-        let second = patched.find("add_email::Migration").expect("new entry");
-        assert!(first < second, "new migrations run last");
-        assert_eq!(register("no list here", "m1"), None);
-    }
-
-    #[test]
     fn migrations_are_planned_in_order_and_names_are_checked() {
         let project = Project::locate().expect("the project");
-        let mut plan = Plan::new(&project.root);
         // A clock behind the last migration still orders the new one after it.
-        let module = add(&mut plan, &project, "add_email", EMPTY.into(), 0).expect("planned");
-        assert!(
-            module.ends_with("_add_email") && module > "m20250101_000002".into(),
-            "{module}"
+        let planned = plan(&project, "add_email", Stamp::Now(0)).expect("planned");
+        let lib = planned
+            .text("migration/src/lib.rs")
+            .expect("lib.rs planned");
+        let module = lib
+            .lines()
+            .find_map(|line| line.strip_prefix("mod ")?.strip_suffix("_add_email;"))
+            .expect("registered");
+        assert!(module > "m20250101_000002", "{module}");
+        let entries: Vec<&str> = lib
+            .lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("Box::new(m"))
+            .collect();
+        assert_eq!(
+            entries.last().copied(),
+            Some(format!("Box::new({module}_add_email::Migration),").as_str()),
+            "runs last"
         );
-        let lib = plan.text(LIB).expect("lib.rs planned");
-        assert!(lib.contains(&format!("Box::new({module}::Migration)")));
-        let file = plan
-            .text(&format!("migration/src/{module}.rs"))
+        let file = planned
+            .text(&format!("migration/src/{module}_add_email.rs"))
             .expect("file");
         assert!(file.contains("async fn up") && file.contains("async fn down"));
 
-        let mut plan = Plan::new(&project.root);
+        // A migration stamped at a given time goes where that time puts it.
+        let at = seconds_of("m20250101_000001_x").expect("a stamp") - 1;
+        let planned = plan(&project, "earlier", Stamp::At(at)).expect("planned");
+        let lib = planned
+            .text("migration/src/lib.rs")
+            .expect("lib.rs planned");
+        let order = |text: &str| lib.find(text).expect(text);
+        assert!(order("mod m20250101_000000_earlier;") < order("mod m20250101_000001"));
+        assert!(order("(m20250101_000000_earlier::") < order("(m20250101_000001"));
+
         for (name, says) in [
             ("Add-Email", "snake_case"),
             ("1st", "snake_case"),
@@ -206,7 +197,7 @@ mod tests {
             ("create_persons", "exists already"),
             ("match", "keyword"),
         ] {
-            let error = add(&mut plan, &project, name, EMPTY.into(), now()).unwrap_err();
+            let error = plan(&project, name, Stamp::now()).err().unwrap_or_default();
             assert!(error.contains(says), "{name}: {error}");
         }
     }

@@ -4,27 +4,33 @@
 //!     cargo xtask new task invoices.send_reminder invoice_id:i64
 //!     cargo xtask new migration add_index_to_invoices
 //!
-//! Every file is planned, and formatted, before any is written: bad input writes nothing
-//! and says why in one sentence.
+//! The code they write is in `xtask/templates/` (see [`template`]); the generators check
+//! the request against the project and give the templates their values. Every file is
+//! planned, and formatted, before any is written: bad input writes nothing and says why
+//! in one sentence.
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
 use crate::project::Project;
+use migration::Stamp;
 
-mod fill;
 mod inject;
 pub mod migration;
 pub mod resource;
+#[cfg(test)]
+mod snapshots;
 pub mod task;
+pub mod template;
 mod tests_support;
 
 #[derive(Subcommand)]
 pub enum Command {
     /// A REST resource under /v1: table and migration, entity, controller with
     /// validation, documented views, and tests. Types: string, string(N), text, bool,
-    /// i32, i64, f64, date, datetime, uuid, json, and NAME:references (a foreign key to
-    /// resource NAME); a trailing `?` makes a field optional.
+    /// i32, i64 (`i32(0..=150)`: a range), f64, date, datetime, uuid, json, and
+    /// NAME:references (a foreign key to resource NAME); a trailing `?` makes a field
+    /// optional.
     Resource {
         /// The resource's singular name, in snake_case: `invoice`, `line_item`.
         name: String,
@@ -78,7 +84,12 @@ fn generate(command: Command) -> Result<(), String> {
             plural,
             dry_run,
         } => {
-            let plan = resource::plan(&project, &name, plural.as_deref(), &fields)?;
+            let request = resource::Request {
+                name: &name,
+                plural: plural.as_deref(),
+                specs: &fields,
+            };
+            let plan = resource::plan(&project, &request, Stamp::now())?;
             (plan, dry_run, next_steps(&project, true))
         }
         Command::Task {
@@ -91,7 +102,7 @@ fn generate(command: Command) -> Result<(), String> {
             next_steps(&project, false),
         ),
         Command::Migration { name, dry_run } => {
-            let plan = migration::plan(&project, &name)?;
+            let plan = migration::plan(&project, &name, Stamp::now())?;
             let mut next = String::from("Next: fill in `up` and `down` in the new file, then\n");
             next.push_str(&migrate_line(&project));
             (plan, dry_run, next)

@@ -1,6 +1,7 @@
 //! The three-way merge: what the starter changed between two renders of this project
 //! (base, the revision it came from; theirs, the new one) applied to the project (ours),
-//! file by file.
+//! file by file. A file the starter moved is followed: the team's changes to it are merged
+//! into it at its new place.
 use std::collections::BTreeSet;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
@@ -69,7 +70,7 @@ pub struct Change {
     pub path: PathBuf,
     pub kind: Kind,
     /// Why, when the kind alone does not say it.
-    pub note: &'static str,
+    pub note: String,
     pub write: Write,
 }
 
@@ -96,19 +97,28 @@ impl Plan {
         skip: &[&str],
         labels: &Labels,
     ) -> Result<Self, String> {
+        let skipped = |path: &Path| skip.iter().any(|skipped| path == Path::new(skipped));
         let mut paths = files(base)?;
         paths.extend(files(theirs)?);
+        paths.retain(|path| !skipped(path));
         let mut changes = Vec::new();
-        for path in paths {
-            if skip.iter().any(|skipped| path == Path::new(skipped)) {
+        for (from, to) in moves(base, theirs)? {
+            if skipped(&from) || skipped(&to) {
                 continue;
             }
+            if let Some(pair) = follow(project, base, theirs, &from, &to, labels)? {
+                paths.remove(&from);
+                paths.remove(&to);
+                changes.extend(pair);
+            }
+        }
+        for path in paths {
             let here = project.join(&path);
             if here.exists() && !here.is_file() {
                 changes.push(Change {
                     path,
                     kind: Kind::Kept,
-                    note: "not a file here",
+                    note: "not a file here".into(),
                     write: Write::Nothing,
                 });
                 continue;
@@ -122,11 +132,12 @@ impl Plan {
                 changes.push(Change {
                     path,
                     kind,
-                    note,
+                    note: note.into(),
                     write,
                 });
             }
         }
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Self { changes })
     }
 
@@ -135,6 +146,18 @@ impl Plan {
         self.changes
             .iter()
             .filter(move |change| change.kind == kind)
+    }
+
+    /// Whether a `Cargo.toml` changes (of `kind`, or of any kind).
+    pub fn touches_manifests(&self, kind: Option<Kind>) -> bool {
+        self.changes.iter().any(|change| {
+            change
+                .path
+                .file_name()
+                .is_some_and(|name| name == "Cargo.toml")
+                && !matches!(change.write, Write::Nothing)
+                && kind.is_none_or(|kind| change.kind == kind)
+        })
     }
 
     /// Whether a file was written with conflict markers (or could not be merged).
@@ -210,6 +233,141 @@ impl Plan {
             )),
         }
     }
+}
+
+/// Decides a file the starter moved from `from` to `to`: the team's version of `from`,
+/// merged with the starter's change, goes to `to`, and `from` goes. `None` when the move
+/// cannot be followed (the team has a file at `to` already, or `from` is not a file here):
+/// both paths are then decided on their own.
+fn follow(
+    project: &Path,
+    base: &Path,
+    theirs: &Path,
+    from: &Path,
+    to: &Path,
+    labels: &Labels,
+) -> Result<Option<[Change; 2]>, String> {
+    let (old, new) = (project.join(from), project.join(to));
+    if new.exists() || (old.exists() && !old.is_file()) {
+        return Ok(None);
+    }
+    let (Some(base_file), Some(their_file)) = (read(&base.join(from))?, read(&theirs.join(to))?)
+    else {
+        return Ok(None);
+    };
+    let (from_shown, to_shown) = (from.display(), to.display());
+    let Some(ours) = read(&old)? else {
+        return Ok(Some([
+            Change {
+                path: from.to_owned(),
+                kind: Kind::Kept,
+                note: format!("deleted or moved here; the starter moved it to {to_shown}"),
+                write: Write::Nothing,
+            },
+            Change {
+                path: to.to_owned(),
+                kind: Kind::Kept,
+                note: format!(
+                    "the starter's new place of {from_shown}, which is gone here: not added \
+                     (if you moved it, compare it with the starter's)"
+                ),
+                write: Write::Nothing,
+            },
+        ]));
+    };
+    let (kind, write, followed) = if ours == base_file {
+        (Kind::Taken, Write::File(their_file), "")
+    } else {
+        match merge(&ours, Some(&base_file), &their_file, labels)? {
+            Some((kind, _, write @ Write::File(_))) => (kind, write, ": your changes followed"),
+            // Merged, the team's file is the starter's moved one already.
+            None => (Kind::Merged, Write::File(ours), ": your changes followed"),
+            // A binary file changed on both sides: nothing written, the move is the team's.
+            Some(_) => {
+                return Ok(Some([
+                    Change {
+                        path: from.to_owned(),
+                        kind: Kind::Conflicting,
+                        note: format!(
+                            "binary, changed here and moved by the starter to {to_shown}: \
+                             move it and merge by hand"
+                        ),
+                        write: Write::Nothing,
+                    },
+                    Change {
+                        path: to.to_owned(),
+                        kind: Kind::Kept,
+                        note: format!("the starter's new place of {from_shown}: not added"),
+                        write: Write::Nothing,
+                    },
+                ]));
+            }
+        }
+    };
+    Ok(Some([
+        Change {
+            path: from.to_owned(),
+            kind: Kind::Removed,
+            note: format!("moved by the starter to {to_shown}"),
+            write: Write::Delete,
+        },
+        Change {
+            path: to.to_owned(),
+            kind,
+            note: format!("moved from {from_shown}{followed}"),
+            write,
+        },
+    ]))
+}
+
+/// The files the starter moved between the renders `base` and `theirs` (renamed, perhaps
+/// changed a little), as git's rename detection pairs them: `(from, to)`.
+fn moves(base: &Path, theirs: &Path) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let output = Command::new("git")
+        .args([
+            "diff",
+            "--no-index",
+            "--no-ext-diff",
+            "--no-color",
+            "--find-renames",
+            "--name-status",
+            "-z",
+        ])
+        .arg(base)
+        .arg(theirs)
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    // 1: there are differences.
+    if !matches!(output.status.code(), Some(0 | 1)) {
+        return Err(format!(
+            "git diff failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let fields: Vec<&[u8]> = output.stdout.split(|&byte| byte == 0).collect();
+    let relative = |field: &[u8], dir: &Path| -> Option<PathBuf> {
+        let path = PathBuf::from(String::from_utf8_lossy(field).into_owned());
+        Some(path.strip_prefix(dir).ok()?.to_owned())
+    };
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < fields.len() {
+        let status = fields[at];
+        if status.first() == Some(&b'R') {
+            let pair = fields.get(at + 1).zip(fields.get(at + 2));
+            if let Some((from, to)) =
+                pair.and_then(|(from, to)| Some((relative(from, base)?, relative(to, theirs)?)))
+            {
+                found.push((from, to));
+            }
+            at += 3;
+        } else if status.is_empty() {
+            at += 1;
+        } else {
+            at += 2;
+        }
+    }
+    Ok(found)
 }
 
 /// `diff --git a/x b/x` for added and removed files too, which `git diff --no-index`
@@ -316,8 +474,11 @@ fn merge_file(
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         paths.push(path);
     }
+    // `--diff3`: each conflict shows the starter's old lines too, and whole blocks: two
+    // blocks added at one place (a resource registered by each side) stay whole on each
+    // side, rather than sharing their common last lines outside the markers.
     let output = Command::new("git")
-        .args(["merge-file", "-p"])
+        .args(["merge-file", "-p", "--diff3"])
         .args(["-L", &labels.ours, "-L", &labels.base, "-L", &labels.theirs])
         .args(&paths)
         .output()
@@ -490,8 +651,30 @@ mod tests {
         };
         let merged = String::from_utf8(merged.bytes).expect("text");
         assert!(
-            merged.starts_with("<<<<<<< this project\nONE\n=======\nuno\n>>>>>>> starter v2\n"),
+            merged.starts_with(
+                "<<<<<<< this project\nONE\n||||||| starter v1\none\n=======\nuno\n>>>>>>> starter v2\n"
+            ),
             "{merged}"
+        );
+    }
+
+    #[test]
+    fn blocks_added_at_one_place_by_both_sides_stay_whole() {
+        let base = text("a();\n// marker\n");
+        let ours = text("a();\nroutes(\n    invoices,\n)\n// marker\n");
+        let theirs = text("a();\nroutes(\n    webhooks,\n)\n// marker\n");
+        let (kind, _, write) = decide((base, theirs, ours), &labels())
+            .expect("decides")
+            .expect("a change");
+        assert_eq!(kind, Kind::Conflicting);
+        let Write::File(merged) = write else {
+            panic!("writes the markers")
+        };
+        // Keeping both sides gives two whole blocks, not one sharing the other's `)`.
+        assert_eq!(
+            String::from_utf8(merged.bytes).expect("text"),
+            "a();\n<<<<<<< this project\nroutes(\n    invoices,\n)\n||||||| starter v1\n\
+             =======\nroutes(\n    webhooks,\n)\n>>>>>>> starter v2\n// marker\n"
         );
     }
 
@@ -580,6 +763,122 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(project.join("mine.txt")).unwrap(),
             "the team's\n"
+        );
+    }
+
+    /// Ten lines, enough for git to see a moved file as the same file.
+    const LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n";
+
+    fn put(dir: &Path, path: &str, text: &str) {
+        write(
+            &dir.join(path),
+            &Content {
+                bytes: text.as_bytes().to_vec(),
+                executable: false,
+            },
+        )
+        .expect("write");
+    }
+
+    fn summary(plan: &Plan) -> Vec<(String, Kind, String)> {
+        plan.changes
+            .iter()
+            .map(|change| {
+                let path = change.path.display().to_string();
+                (path, change.kind, change.note.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_file_the_starter_moved_takes_the_teams_changes_along() {
+        // (The summary lists paths as a path sorts: a folder `x/` before the file `x.rs`.)
+        let root = tempfile::tempdir().expect("temp dir");
+        let [project, base, theirs] =
+            ["project", "base", "theirs"].map(|name| root.path().join(name));
+        put(&base, "src/views.rs", LINES);
+        put(&base, "src/left.rs", LINES);
+        put(&base, "src/gone.rs", LINES);
+        // The starter moves all three and changes the last line of one.
+        put(&theirs, "src/views/mod.rs", &LINES.replace("ten", "TEN"));
+        put(&theirs, "src/left/mod.rs", LINES);
+        put(&theirs, "src/gone/mod.rs", LINES);
+        // The team changed the first line of one, left one as it was, deleted one.
+        put(&project, "src/views.rs", &LINES.replace("one", "ONE"));
+        put(&project, "src/left.rs", LINES);
+
+        let plan = Plan::new(&project, &base, &theirs, &[], &labels()).expect("plans");
+        assert_eq!(
+            summary(&plan),
+            [
+                (
+                    "src/gone/mod.rs".into(),
+                    Kind::Kept,
+                    "the starter's new place of src/gone.rs, which is gone here: not added (if \
+                     you moved it, compare it with the starter's)"
+                        .into()
+                ),
+                (
+                    "src/gone.rs".into(),
+                    Kind::Kept,
+                    "deleted or moved here; the starter moved it to src/gone/mod.rs".into()
+                ),
+                (
+                    "src/left/mod.rs".into(),
+                    Kind::Taken,
+                    "moved from src/left.rs".into()
+                ),
+                (
+                    "src/left.rs".into(),
+                    Kind::Removed,
+                    "moved by the starter to src/left/mod.rs".into()
+                ),
+                (
+                    "src/views/mod.rs".into(),
+                    Kind::Merged,
+                    "moved from src/views.rs: your changes followed".into()
+                ),
+                (
+                    "src/views.rs".into(),
+                    Kind::Removed,
+                    "moved by the starter to src/views/mod.rs".into()
+                ),
+            ]
+        );
+        plan.apply(&project, Path::new("none")).expect("applies");
+        assert!(!project.join("src/views.rs").exists());
+        assert!(!project.join("src/left.rs").exists());
+        assert!(!project.join("src/gone").exists());
+        assert_eq!(
+            std::fs::read_to_string(project.join("src/views/mod.rs")).unwrap(),
+            LINES.replace("one", "ONE").replace("ten", "TEN")
+        );
+        assert_eq!(
+            std::fs::read_to_string(project.join("src/left/mod.rs")).unwrap(),
+            LINES
+        );
+    }
+
+    #[test]
+    fn a_move_is_not_followed_onto_a_file_the_team_has() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let [project, base, theirs] =
+            ["project", "base", "theirs"].map(|name| root.path().join(name));
+        put(&base, "old.txt", LINES);
+        put(&theirs, "new.txt", LINES);
+        put(&project, "old.txt", &LINES.replace("one", "ONE"));
+        put(&project, "new.txt", "the team's own\n");
+        let plan = Plan::new(&project, &base, &theirs, &[], &labels()).expect("plans");
+        let kinds: Vec<_> = summary(&plan)
+            .into_iter()
+            .map(|(path, kind, _)| (path, kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("new.txt".into(), Kind::Conflicting),
+                ("old.txt".into(), Kind::Kept)
+            ]
         );
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::answers::Answers;
+use super::answers::{self, Answers};
 use super::{output_of, succeed};
 
 /// The folder of the starter repository that cargo-generate renders.
@@ -30,8 +30,14 @@ impl Revision {
     }
 }
 
+/// A release's version, compared numerically.
+pub type Version = (u64, u64, u64);
+
+/// Where the rendered answers come from, in the starter.
+const ANSWERS: &str = "template/.starter/answers.toml.liquid";
+
 /// A release version `vX.Y.Z`, compared numerically.
-pub fn release(tag: &str) -> Option<(u64, u64, u64)> {
+pub fn release(tag: &str) -> Option<Version> {
     let mut parts = tag.strip_prefix('v')?.split('.');
     let mut next = || parts.next()?.parse::<u64>().ok();
     let version = (next()?, next()?, next()?);
@@ -45,10 +51,13 @@ pub struct Starter {
 
 impl Starter {
     /// Clones `location` (a folder or a URL) into `into`, without checking anything out.
+    /// `--` and the protocols allowed keep the location a location: never an option, never
+    /// a command (`ext::`).
     pub fn clone(location: &str, into: &Path) -> Result<Self, String> {
         succeed(
             Command::new("git")
-                .args(["clone", "--quiet", "--no-checkout", location])
+                .env("GIT_ALLOW_PROTOCOL", answers::PROTOCOLS)
+                .args(["clone", "--quiet", "--no-checkout", "--", location])
                 .arg(into),
         )
         .map_err(|e| format!("cannot clone the starter from {location}: {e}"))?;
@@ -79,6 +88,7 @@ impl Starter {
     /// The revision `name` names: a tag (recorded as the tag), or a commit or branch
     /// (recorded as the commit, since branches move).
     pub fn resolve(&self, name: &str) -> Result<Revision, String> {
+        answers::check_revision(name, "the revision")?;
         if let Some(commit) = self.commit_of(&format!("refs/tags/{name}")) {
             return Ok(Revision {
                 record: name.to_owned(),
@@ -99,10 +109,9 @@ impl Starter {
     /// version names when none was recorded. The record stays as it was, so that the
     /// render reproduces the project's files.
     pub fn recorded(&self, answers: &Answers) -> Result<Revision, String> {
-        let name = if answers.revision.is_empty() {
-            format!("v{}", answers.version)
-        } else {
-            answers.revision.clone()
+        let name = match answers.checked_revision()? {
+            "" => format!("v{}", answers.version),
+            revision => revision.to_owned(),
         };
         let revision = self.resolve(&name).map_err(|e| {
             format!("cannot find the revision this project came from ({e}); set `revision` in .starter/answers.toml")
@@ -113,20 +122,55 @@ impl Starter {
         })
     }
 
+    /// The release tags `vX.Y.Z`, oldest first.
+    pub fn releases(&self) -> Result<Vec<(Version, String)>, String> {
+        let tags = self.git(["tag", "--list", "v*"])?;
+        let mut releases: Vec<(Version, String)> = tags
+            .lines()
+            .filter_map(|tag| Some((release(tag)?, tag.to_owned())))
+            .collect();
+        releases.sort();
+        Ok(releases)
+    }
+
     /// The newest release tag `vX.Y.Z`.
     pub fn newest_release(&self) -> Result<Revision, String> {
-        let tags = self.git(["tag", "--list", "v*"])?;
-        let newest = tags
-            .lines()
-            .filter_map(|tag| Some((release(tag)?, tag)))
-            .max()
+        let releases = self.releases()?;
+        let (_, newest) = releases
+            .last()
             .ok_or("the starter has no release tag vX.Y.Z yet: pass --to REF")?;
-        self.resolve(newest.1)
+        self.resolve(newest)
+    }
+
+    /// The starter's version at `revision`: its tag's, or what its files say.
+    pub fn version_at(&self, revision: &Revision) -> Option<Version> {
+        release(&revision.record).or_else(|| {
+            let text = self.show(revision, ANSWERS)?;
+            let document: toml_edit::DocumentMut = text.parse().ok()?;
+            let version = document.get("template")?.get("version")?.as_str()?;
+            release(&format!("v{version}"))
+        })
+    }
+
+    /// The text of file `path` of the starter at `revision`, if it has one.
+    pub fn show(&self, revision: &Revision, path: &str) -> Option<String> {
+        self.git(["show", &format!("{}:{path}", revision.commit)])
+            .ok()
     }
 
     /// Whether `ancestor` is `commit` or comes before it.
     pub fn is_ancestor(&self, ancestor: &str, commit: &str) -> bool {
         self.git(["merge-base", "--is-ancestor", ancestor, commit])
+            .is_ok()
+    }
+
+    /// Whether the cargo-generate that renders can be run at all.
+    pub fn can_render() -> bool {
+        Command::new(renderer())
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
             .is_ok()
     }
 
@@ -146,14 +190,16 @@ impl Starter {
             &revision.commit,
         ])?;
         std::fs::create_dir_all(into).map_err(|e| format!("{}: {e}", into.display()))?;
-        let program = std::env::var_os("CARGO_GENERATE").unwrap_or_else(|| "cargo-generate".into());
+        let program = renderer();
         let mut command = Command::new(&program);
         command
             .arg("generate")
             .arg("--path")
             .arg(&self.dir)
             .arg(TEMPLATE)
-            .args(["--name", &answers.project_name, "--values-file"])
+            // `--name=`: a name is never read as an option.
+            .arg(format!("--name={}", answers.project_name))
+            .arg("--values-file")
             .arg(&answers.path)
             .arg("--define")
             .arg(format!("starter_source={}", answers.source))
@@ -198,6 +244,11 @@ impl Starter {
             )),
         }
     }
+}
+
+/// The cargo-generate program: `$CARGO_GENERATE`, else the one on the PATH.
+fn renderer() -> std::ffi::OsString {
+    std::env::var_os("CARGO_GENERATE").unwrap_or_else(|| "cargo-generate".into())
 }
 
 #[cfg(test)]
