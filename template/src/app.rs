@@ -21,7 +21,7 @@ use tracing::Level;
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::config::Settings;
-use crate::queue::{Queue, QueueError};
+use crate::queue::QueueError;
 use crate::{db, metrics, server, tasks, telemetry};
 
 /// Why the service could not start.
@@ -65,13 +65,7 @@ impl App {
             .map_err(|e| StartError::Bind(address, e))?;
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
         let limits = server::Limits::from(&settings.server);
-        let tasks = Queue::new(
-            db.clone(),
-            &settings.redis,
-            &settings.tasks,
-            tasks::registry(),
-        )
-        .map_err(StartError::Queue)?;
+        let tasks = tasks::queue(db.clone(), &settings).map_err(StartError::Queue)?;
         let auth = Authenticator::start(&settings.auth, db.clone()).map_err(StartError::Auth)?;
         let state = AppState {
             db,

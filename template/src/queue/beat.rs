@@ -19,7 +19,9 @@ use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::message::{InstanceId, Message};
-use super::{Broker, JobCall, JobError, Keys, Origin, Queue, QueueError, requeue, store};
+use super::{
+    Broker, JobCall, JobError, Keys, Origin, Queue, QueueError, RedisQueue, requeue, store,
+};
 use crate::config::BeatSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task;
@@ -56,14 +58,12 @@ struct Entry {
 
 /// Runs until `shutdown` completes; resigns the lease on the way out.
 pub async fn run(
-    queue: Queue,
+    queue: RedisQueue,
     settings: &BeatSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BeatError> {
-    let Some(broker) = queue.broker().cloned() else {
-        // The lease lives in Redis.
-        return Err(QueueError::NotConfigured("beat").into());
-    };
+    let broker = queue.broker().clone();
+    let queue = queue.queue().clone();
     let entries = entries(&queue, settings)?;
     let id = InstanceId::new("beat");
     let lease = Duration::from_secs(settings.lease_secs);

@@ -195,28 +195,6 @@ pub fn backoff(settings: &TaskSettings, attempt: u32) -> Duration {
     Duration::from_millis(half + jitter)
 }
 
-/// Runs a task and its retries and chain in-process, without waiting between attempts:
-/// Celery's "always eager". The states written are those the worker writes.
-pub(super) async fn run_eagerly(queue: &Queue, message: Message) {
-    let recorder = Recorder::direct(queue.db().clone());
-    let mut current = Some(message);
-    while let Some(message) = current.take() {
-        let outcome = match recorder.start(message.id).await {
-            Ok(start) => process(queue, &recorder, &message, start).await,
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(Outcome::Done { next }) => current = next,
-            Ok(Outcome::Retry { message, .. }) => current = Some(message),
-            // In-process, nothing else runs it: not reached.
-            Ok(Outcome::Later { .. }) => {}
-            Err(error) => {
-                tracing::error!(task_id = %message.id, %error, "cannot record the task's state");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

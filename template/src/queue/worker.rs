@@ -14,18 +14,19 @@ use super::message::{Ack, Encoded, InstanceId, Message};
 use super::recorder::{Recorder, Running};
 use super::runner::{self, Outcome};
 use super::store::Start;
-use super::{Broker, Queue, QueueError, requeue};
+use super::{Broker, Queue, QueueError, RedisQueue, requeue};
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown` completes, then lets running tasks finish (for at most
 /// `tasks.shutdown_timeout_secs`) and gives back what it took but did not start.
-pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
-    let Some(broker) = queue.broker().cloned() else {
-        // Otherwise tasks run in-process, where they are scheduled.
-        return Err(QueueError::NotConfigured("the worker"));
-    };
+pub async fn run(
+    queue: RedisQueue,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), QueueError> {
+    let broker = queue.broker().clone();
+    let queue = queue.queue().clone();
     let settings = queue.settings().clone();
     let id = InstanceId::new("worker");
     let lease = Duration::from_secs(settings.worker_lease_secs);

@@ -36,9 +36,7 @@ impl TaskWorld {
         crate::service::db::upgrade(&db, None)
             .await
             .expect("migrate");
-        let registry = crate::service::tasks::registry();
-        let tasks =
-            Queue::new(db.clone(), &settings.redis, &settings.tasks, registry).expect("task queue");
+        let tasks = crate::service::tasks::queue(db.clone(), &settings).expect("task queue");
         Self {
             database,
             db,
@@ -56,6 +54,7 @@ impl TaskWorld {
     ) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
+            let tasks = tasks.on_redis("the test's worker").expect("a Redis queue");
             crate::service::queue::worker::run(tasks, async {
                 let _ = stopped.await;
             })
