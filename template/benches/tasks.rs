@@ -50,9 +50,10 @@ async fn main() -> Result<(), BoxError> {
     }
     settings.tasks.eager = false;
     settings.tasks.namespace = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let db = foo::db::connect(&settings.database).await?;
+    let health = foo::db::Health::default();
+    let db = foo::db::connect(&settings.database, &health).await?;
     foo::db::upgrade(&db, None).await?;
-    let tasks = foo::tasks::queue(db.clone(), &settings)?;
+    let tasks = foo::tasks::queue(db.clone(), &health, &settings)?;
 
     println!(
         "workers: {workers} x concurrency {}, database pool {}",

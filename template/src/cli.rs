@@ -200,8 +200,9 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
 /// The queue on Redis that `process` (the worker, beat) runs on; an error before anything
 /// starts when tasks run in-process.
 async fn redis_queue(settings: &Settings, process: &'static str) -> Result<RedisQueue, BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
-    Ok(tasks::queue(conn, settings)?.on_redis(process)?)
+    let health = db::Health::default();
+    let conn = db::connect_unhurried(&settings.database, &health).await?;
+    Ok(tasks::queue(conn, &health, settings)?.on_redis(process)?)
 }
 
 async fn worker(settings: Settings) -> Result<(), BoxError> {
@@ -253,7 +254,7 @@ async fn serve_metrics(settings: &Settings, broker: &Broker) -> Result<(), BoxEr
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
+    let conn = db::connect_unhurried(&settings.database, &db::Health::default()).await?;
     match command {
         DbCommand::Upgrade { steps } => {
             db::upgrade(&conn, steps).await?;
@@ -269,7 +270,7 @@ async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> 
 }
 
 async fn run_keys(settings: Settings, command: KeysCommand) -> Result<(), BoxError> {
-    let conn = db::connect(&settings.database).await?;
+    let conn = db::connect(&settings.database, &db::Health::default()).await?;
     if settings.database.auto_migrate {
         // As `serve` does (dev): the keys' table exists on a fresh database too.
         db::upgrade(&conn, None).await?;

@@ -28,7 +28,7 @@ pub(super) async fn schedule(
 /// Runs a task and its retries and chain, without waiting between attempts. The states
 /// written are those the worker writes.
 async fn run(queue: &Queue, message: Message) {
-    let recorder = Recorder::direct(queue.db().clone());
+    let recorder = Recorder::direct(queue.db().clone(), queue.health().clone());
     let mut current = Some(message);
     while let Some(message) = current.take() {
         let outcome = match recorder.start(message.id).await {

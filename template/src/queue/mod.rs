@@ -23,6 +23,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use uuid::Uuid;
 
 use crate::config::{RedisSettings, TaskSettings};
+use crate::db::Health;
 use crate::models::task;
 
 mod batch;
@@ -76,6 +77,8 @@ impl From<Option<String>> for Origin {
 #[derive(Clone)]
 pub struct Queue {
     db: DatabaseConnection,
+    /// Told when the task rows cannot be written because the database is away.
+    health: Health,
     backend: Backend,
     settings: Arc<TaskSettings>,
     registry: &'static Registry,
@@ -92,22 +95,25 @@ enum Backend {
 
 impl Queue {
     /// Uses Redis when it is configured and `tasks.eager` is off. Does not wait for Redis:
-    /// the API starts (and serves what needs no queue) while Redis is down. `registry`
-    /// lists the jobs this process can run.
+    /// the API starts (and serves what needs no queue) while Redis is down. `health` is
+    /// `db`'s (see [`Health`]); `registry` lists the jobs this process can run.
     pub fn new(
         db: DatabaseConnection,
+        health: &Health,
         redis: &RedisSettings,
         settings: &TaskSettings,
         registry: &'static Registry,
     ) -> Result<Self, QueueError> {
         let backend = match (&redis.url, settings.eager) {
             (Some(_), false) => {
-                Backend::Redis(Scheduler::new(db.clone(), Broker::connect(redis, settings)?))
+                let broker = Broker::connect(redis, settings)?;
+                Backend::Redis(Scheduler::new(db.clone(), health.clone(), broker))
             }
             _ => Backend::InProcess,
         };
         Ok(Self {
             db,
+            health: health.clone(),
             backend,
             settings: Arc::new(settings.clone()),
             registry,
@@ -128,6 +134,11 @@ impl Queue {
     /// The database of the task rows.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// What this process knows of whether the database answers.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Tasks run in-process when they are scheduled.

@@ -116,7 +116,8 @@ async fn process_in_span(
     let code = failure.code();
     if failure.is_retryable() && message.attempt <= message.max_retries {
         let delay = backoff(queue.settings(), message.attempt);
-        if !store::mark_retrying(db, run, code).await? {
+        let marked = store::mark_retrying(db, run, code).await;
+        if !marked.map_err(|error| recorder.database_error(error))? {
             return Ok(superseded(elapsed_ms));
         }
         tracing::warn!(elapsed_ms, error = %failure, code = code.as_str(), retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
@@ -126,7 +127,8 @@ async fn process_in_span(
             delay,
         });
     }
-    if !store::mark_failed(db, run, code, &message.chain_ids()).await? {
+    let marked = store::mark_failed(db, run, code, &message.chain_ids()).await;
+    if !marked.map_err(|error| recorder.database_error(error))? {
         return Ok(superseded(elapsed_ms));
     }
     tracing::error!(elapsed_ms, error = %failure, code = code.as_str(), "task failed");

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::batch::Batcher;
 use super::{Broker, Message, QueueError, ScheduleError, store};
+use crate::db::Health;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task;
 
@@ -22,6 +23,7 @@ type Writer = Batcher<Scheduling, Result<(), ScheduleError>>;
 #[derive(Clone)]
 pub(super) struct Scheduler {
     db: DatabaseConnection,
+    health: Health,
     broker: Broker,
     /// Writes the rows and pushes the messages of concurrent calls together (started on
     /// the first call, which runs on the runtime it will live on).
@@ -29,9 +31,10 @@ pub(super) struct Scheduler {
 }
 
 impl Scheduler {
-    pub(super) fn new(db: DatabaseConnection, broker: Broker) -> Self {
+    pub(super) fn new(db: DatabaseConnection, health: Health, broker: Broker) -> Self {
         Self {
             db,
+            health,
             broker,
             writer: Arc::default(),
         }
@@ -50,10 +53,10 @@ impl Scheduler {
         messages: Vec<Message>,
     ) -> Result<Vec<task::Model>, ScheduleError> {
         let writer = self.writer.get_or_init(|| {
-            let (db, broker) = (self.db.clone(), self.broker.clone());
+            let (db, health, broker) = (self.db.clone(), self.health.clone(), self.broker.clone());
             Batcher::start(move |batch: Vec<Scheduling>| {
-                let (db, broker) = (db.clone(), broker.clone());
-                async move { write_and_push(&db, &broker, batch).await }
+                let (db, health, broker) = (db.clone(), health.clone(), broker.clone());
+                async move { write_and_push(&db, &health, &broker, batch).await }
             })
         });
         let scheduling = Scheduling {
@@ -76,6 +79,7 @@ impl Scheduler {
 /// only the calls whose own rows fail get the error.
 async fn write_and_push(
     db: &DatabaseConnection,
+    health: &Health,
     broker: &Broker,
     batch: Vec<Scheduling>,
 ) -> Vec<Result<(), ScheduleError>> {
@@ -91,7 +95,7 @@ async fn write_and_push(
     }
     let mut results: Vec<Result<(), ScheduleError>> = match store::insert(db, &rows).await {
         Ok(()) => vec![Ok(()); spans.len()],
-        Err(error) if spans.len() == 1 || crate::db::note_failure(&error) => {
+        Err(error) if health.note(&error) || spans.len() == 1 => {
             vec![Err(error.into()); spans.len()]
         }
         Err(_) => {

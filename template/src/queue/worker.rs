@@ -51,6 +51,7 @@ pub async fn run(
     let running_tasks = Running::default();
     let recorder = Recorder::batched(
         queue.db().clone(),
+        queue.health().clone(),
         broker.clone(),
         id.clone(),
         running_tasks.clone(),

@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
 use crate::controllers;
+use crate::db::Health;
 use crate::queue::{JobError, Queue, QueueError, Registry};
 
 pub mod maintenance;
@@ -27,11 +28,15 @@ pub fn registry() -> &'static Registry {
     &REGISTRY
 }
 
-/// The service's task queue on `db`: Redis or in-process as `settings` say, running every
-/// task of [`registry`]. `serve`, `worker` and `beat` (and the bench and the tests) build
-/// theirs here.
-pub fn queue(db: DatabaseConnection, settings: &Settings) -> Result<Queue, QueueError> {
-    Queue::new(db, &settings.redis, &settings.tasks, registry())
+/// The service's task queue on `db` (whose `health` it reports to): Redis or in-process
+/// as `settings` say, running every task of [`registry`]. `serve`, `worker` and `beat`
+/// (and the bench and the tests) build theirs here.
+pub fn queue(
+    db: DatabaseConnection,
+    health: &Health,
+    settings: &Settings,
+) -> Result<Queue, QueueError> {
+    Queue::new(db, health, &settings.redis, &settings.tasks, registry())
 }
 
 /// A controller's failure, as a task's: what retrying cannot fix fails the task at once.

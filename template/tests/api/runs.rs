@@ -268,10 +268,11 @@ async fn a_body_that_blocks_its_thread_keeps_its_workers_lease() {
             .build()
             .expect("a runtime");
         runtime.block_on(async move {
-            let db = crate::service::db::connect(&settings.database)
+            let health = crate::service::db::Health::default();
+            let db = crate::service::db::connect(&settings.database, &health)
                 .await
                 .expect("connect");
-            let queue = crate::service::tasks::queue(db, &settings)
+            let queue = crate::service::tasks::queue(db, &health, &settings)
                 .expect("a task queue")
                 .with_registry(test_tasks::registry());
             let queue = queue.on_redis("the test's worker").expect("a Redis queue");

@@ -30,13 +30,15 @@ impl TaskWorld {
         let mut settings = test_settings();
         settings.database.url = Some(database.url.parse().expect("a database URL"));
         configure(&mut settings);
-        let db = crate::service::db::connect(&settings.database)
+        let health = crate::service::db::Health::default();
+        let db = crate::service::db::connect(&settings.database, &health)
             .await
             .expect("connect");
         crate::service::db::upgrade(&db, None)
             .await
             .expect("migrate");
-        let tasks = crate::service::tasks::queue(db.clone(), &settings).expect("task queue");
+        let tasks =
+            crate::service::tasks::queue(db.clone(), &health, &settings).expect("task queue");
         Self {
             database,
             db,
