@@ -290,11 +290,7 @@ where
 
 /// The answer when a handler panicked: a 500 like any other, the panic logged.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+    let detail = crate::telemetry::reporting::panic_text(panic.as_ref());
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         .with_cause(format!("handler panicked: {detail}"))
         .into_response()

@@ -26,6 +26,7 @@ use crate::config::{RedisSettings, TaskSettings};
 use crate::db::Health;
 use crate::models::task;
 
+mod backoff;
 mod batch;
 pub mod beat;
 pub mod broker;
