@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{BeatSettings, ConfigError, Settings};
-use crate::queue::{self, Queue};
+use crate::queue::{self, Broker, RedisQueue};
 use crate::{api, auth, db, server, tasks, telemetry};
 
 /// The service and its maintenance commands.
@@ -197,32 +197,30 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn task_handle(settings: &Settings) -> Result<Queue, BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
-    Ok(Queue::new(
-        conn,
-        &settings.redis,
-        &settings.tasks,
-        tasks::registry(),
-    )?)
+/// The queue on Redis that `process` (the worker, beat) runs on; an error before anything
+/// starts when tasks run in-process.
+async fn redis_queue(settings: &Settings, process: &'static str) -> Result<RedisQueue, BoxError> {
+    let health = db::Health::default();
+    let conn = db::connect_unhurried(&settings.database, &health).await?;
+    Ok(tasks::queue(conn, &health, settings)?.on_redis(process)?)
 }
 
 async fn worker(settings: Settings) -> Result<(), BoxError> {
-    let tasks = task_handle(&settings).await?;
-    serve_metrics(&settings, &tasks).await?;
+    let tasks = redis_queue(&settings, "the worker").await?;
+    serve_metrics(&settings, tasks.broker()).await?;
     queue::worker::run(tasks, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn beat(settings: Settings) -> Result<(), BoxError> {
-    let tasks = task_handle(&settings).await?;
-    serve_metrics(&settings, &tasks).await?;
+    let tasks = redis_queue(&settings, "beat").await?;
+    serve_metrics(&settings, tasks.broker()).await?;
     queue::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
     Ok(())
 }
 
 /// For processes without an API port: `/metrics` and `/mon/ping` on `metrics.listen`.
-async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxError> {
+async fn serve_metrics(settings: &Settings, broker: &Broker) -> Result<(), BoxError> {
     let Some(address) = settings.metrics.listen else {
         return Ok(());
     };
@@ -233,13 +231,13 @@ async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxErro
         tracing::info!(%address, "serving /metrics");
     }
     // The only routes outside the API's documented router: these processes have no API.
-    let broker = tasks.broker().cloned();
+    let broker = broker.clone();
     let router = axum::Router::new()
         .route(
             "/metrics",
             axum::routing::get(move || {
                 let broker = broker.clone();
-                async move { api::mon::exposition(broker.as_ref()).await }
+                async move { api::mon::exposition(Some(&broker)).await }
             }),
         )
         .route("/mon/ping", axum::routing::get(api::mon::ping))
@@ -256,7 +254,7 @@ async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxErro
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
+    let conn = db::connect_unhurried(&settings.database, &db::Health::default()).await?;
     match command {
         DbCommand::Upgrade { steps } => {
             db::upgrade(&conn, steps).await?;
@@ -272,7 +270,7 @@ async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> 
 }
 
 async fn run_keys(settings: Settings, command: KeysCommand) -> Result<(), BoxError> {
-    let conn = db::connect(&settings.database).await?;
+    let conn = db::connect(&settings.database, &db::Health::default()).await?;
     if settings.database.auto_migrate {
         // As `serve` does (dev): the keys' table exists on a fresh database too.
         db::upgrade(&conn, None).await?;
