@@ -267,7 +267,7 @@ where
             let metadata = attrs.metadata();
             let shape = Shape::of(metadata.name());
             let mut fields = Fields::new(shape);
-            attrs.record(&mut fields);
+            attrs.record(&mut Values(&mut fields));
             let mut recording = Recording::new(
                 shape.kind(),
                 shape.name(metadata.name(), &fields.attributes),
@@ -300,7 +300,7 @@ where
             return;
         };
         let mut fields = Fields::new(Shape::of(span.name()));
-        values.record(&mut fields);
+        values.record(&mut Values(&mut fields));
         for value in fields.attributes {
             match recording
                 .attributes
@@ -329,7 +329,7 @@ where
             return;
         };
         let mut fields = EventFields::default();
-        event.record(&mut fields);
+        event.record(&mut Values(&mut fields));
         let message = fields.message.unwrap_or_default();
         if level == Level::ERROR && matches!(recording.status, Status::Unset) {
             recording.status = Status::error(message.clone());
@@ -456,32 +456,6 @@ impl Fields {
     }
 }
 
-impl Visit for Fields {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, integer(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::from(value.to_owned()));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.push(field, Value::from(format!("{value:?}")));
-    }
-}
-
 /// An unsigned value: OTLP integers are signed.
 fn integer(value: u64) -> Value {
     match i64::try_from(value) {
@@ -508,32 +482,52 @@ impl EventFields {
     }
 }
 
-impl Visit for EventFields {
+/// Where a visitor puts the values it reads: a span's attributes or an event's fields.
+trait Sink {
+    fn push(&mut self, field: &Field, value: Value);
+}
+
+impl Sink for Fields {
+    fn push(&mut self, field: &Field, value: Value) {
+        Fields::push(self, field, value);
+    }
+}
+
+impl Sink for EventFields {
+    fn push(&mut self, field: &Field, value: Value) {
+        EventFields::push(self, field, value);
+    }
+}
+
+/// Reads a span's or an event's fields as OTLP values into a [`Sink`].
+struct Values<'a, S>(&'a mut S);
+
+impl<S: Sink> Visit for Values<'_, S> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
+        self.0.push(field, Value::F64(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
+        self.0.push(field, Value::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, integer(value));
+        self.0.push(field, integer(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
+        self.0.push(field, Value::Bool(value));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::from(value.to_owned()));
+        self.0.push(field, Value::from(value.to_owned()));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.push(field, Value::from(value.to_string()));
+        self.0.push(field, Value::from(value.to_string()));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.push(field, Value::from(format!("{value:?}")));
+        self.0.push(field, Value::from(format!("{value:?}")));
     }
 }
