@@ -21,9 +21,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{LogFilter, LogFormat, Rotation, Settings};
+use crate::platform::json_log::JsonLines;
 
 pub mod gelf;
-mod json;
 pub mod net;
 pub mod record;
 pub mod reporting;
@@ -358,7 +358,7 @@ where
         // written inside nested spans.
         LogFormat::Json => layer
             .fmt_fields(JsonFields::new())
-            .event_format(json::JsonLines)
+            .event_format(JsonLines(trace::JsonLineIds))
             .boxed(),
     }
 }
