@@ -14,8 +14,7 @@ use crate::telemetry;
 
 /// Opens the connection pool described by the settings.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    let url = settings.url.as_ref().map_or("", |url| url.expose());
-    let mut options = ConnectOptions::new(plain_on_loopback(url));
+    let mut options = ConnectOptions::new(plain_on_loopback(settings.exposed_url()));
     options
         .max_connections(settings.max_connections)
         .min_connections(settings.min_connections)
