@@ -27,6 +27,7 @@ use crate::platform::json_log::JsonLines;
 
 pub mod gelf;
 pub mod net;
+mod pretty;
 pub mod record;
 pub mod reporting;
 pub mod syslog;
@@ -391,7 +392,11 @@ where
         .with_writer(writer)
         .with_ansi(ansi);
     match format {
-        LogFormat::Pretty => layer.pretty().boxed(),
+        // Source locations under the service's own events only.
+        LogFormat::Pretty => layer
+            .pretty()
+            .event_format(pretty::OwnLocations::default())
+            .boxed(),
         LogFormat::Compact => layer.compact().boxed(),
         // Every span's fields (`spans`, outermost first): the request id stays on lines
         // written inside nested spans.
