@@ -22,7 +22,7 @@ pub fn request_span(request: &Request) -> tracing::Span {
         method = %request.method(),
         uri = %request.uri(),
         route,
-        // Who called, once the credentials are checked (api::auth).
+        // Who called, once the credentials are checked (middleware::auth).
         caller = tracing::field::Empty,
     )
 }
