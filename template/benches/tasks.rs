@@ -50,10 +50,10 @@ async fn main() -> Result<(), BoxError> {
     }
     settings.tasks.eager = false;
     settings.tasks.namespace = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let db = foo::db::connect(&settings.database).await?;
+    let health = foo::db::Health::default();
+    let db = foo::db::connect(&settings.database, &health).await?;
     foo::db::upgrade(&db, None).await?;
-    let registry = foo::tasks::registry();
-    let tasks = Queue::new(db.clone(), &settings.redis, &settings.tasks, registry)?;
+    let tasks = foo::tasks::queue(db.clone(), &health, &settings)?;
 
     println!(
         "workers: {workers} x concurrency {}, database pool {}",
@@ -112,13 +112,14 @@ async fn measure(
 ) -> Result<(), BoxError> {
     let total = calls.len();
     // Workers first: enqueueing and running overlap, as they do in production.
+    let on_redis = tasks.on_redis("the benchmark's workers")?;
     let mut stops = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..workers {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let tasks = tasks.clone();
+        let on_redis = on_redis.clone();
         handles.push(tokio::spawn(async move {
-            worker::run(tasks, async {
+            worker::run(on_redis, async {
                 let _ = stopped.await;
             })
             .await

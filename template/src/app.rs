@@ -19,7 +19,7 @@ use crate::api::middleware::{count, drain, request_id, shed, span};
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::config::Settings;
-use crate::queue::{Queue, QueueError};
+use crate::queue::QueueError;
 use crate::{db, server, tasks, telemetry};
 
 /// Why the service could not start.
@@ -49,7 +49,9 @@ impl App {
     /// Connects to the database, applies migrations when configured to, and binds the
     /// listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let db = db::connect(&settings.database)
+        // Whether the database answers: one state for the pool, the API and the queue.
+        let health = db::Health::default();
+        let db = db::connect(&settings.database, &health)
             .await
             .map_err(StartError::Database)?;
         if settings.database.auto_migrate {
@@ -63,17 +65,11 @@ impl App {
             .map_err(|e| StartError::Bind(address, e))?;
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
         let limits = server::Limits::from(&settings.server);
-        let tasks = Queue::new(
-            db.clone(),
-            &settings.redis,
-            &settings.tasks,
-            tasks::registry(),
-        )
-        .map_err(StartError::Queue)?;
+        let tasks = tasks::queue(db.clone(), &health, &settings).map_err(StartError::Queue)?;
         let auth = Authenticator::start(&settings.auth, db.clone()).map_err(StartError::Auth)?;
         let state = AppState {
             db,
-            database: db::Availability::default(),
+            database: health,
             tasks,
             settings: Arc::new(settings),
             auth,

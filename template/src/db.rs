@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
@@ -12,8 +12,15 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use crate::config::DatabaseSettings;
 use crate::telemetry;
 
-/// Opens the connection pool described by the settings.
-pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+/// Opens the connection pool described by the settings. `health` tells the pool which of
+/// its connections to ping before use: those idle since one was last found broken.
+pub async fn connect(
+    settings: &DatabaseSettings,
+    health: &Health,
+) -> Result<DatabaseConnection, DbErr> {
+    // Weak: the pool does not keep the health alive (its outage probe ends with the
+    // service, see `Health::report_down`).
+    let health = Arc::downgrade(&health.0);
     let mut options = ConnectOptions::new(plain_on_loopback(settings.exposed_url()));
     options
         .max_connections(settings.max_connections)
@@ -23,9 +30,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         // sqlx pings a pooled connection before each use by default: a round trip to the
         // server for every query. Only the connections that may be broken are pinged.
         .test_before_acquire(false)
-        .map_sqlx_postgres_before_acquire(|connection, meta| {
+        .map_sqlx_postgres_before_acquire(move |connection, meta| {
+            let test = worth_testing(&health, meta.idle_for);
             Box::pin(async move {
-                if worth_testing(meta.idle_for) {
+                if test {
                     sea_orm::sqlx::Connection::ping(connection).await?;
                 }
                 Ok(true)
@@ -45,21 +53,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Ok(connection)
 }
 
-/// Takes note of a failed statement: says whether `error` means the database is away
-/// (see [`unreachable`]), and if so marks the pool's idle connections suspect
-/// ([`connection_broke`]).
-pub fn note_failure(error: &DbErr) -> bool {
-    let away = unreachable(error);
-    if away {
-        connection_broke();
-    }
-    away
-}
-
 /// Whether `error` says the database is away (not that the query is wrong, nor that the
 /// database is [`busy`]): a connection that broke, could not be opened, or that the
 /// server is shutting down.
-fn unreachable(error: &DbErr) -> bool {
+pub fn unreachable(error: &DbErr) -> bool {
     use sea_orm::{ConnAcquireErr, RuntimeErr};
 
     match error {
@@ -91,8 +88,8 @@ fn sqlx_unreachable(error: &sea_orm::sqlx::Error) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
     /// No pooled connection came free within `database.connect_timeout_secs`: every one
-    /// is in use (or, if the server is away, none could be opened: [`Availability::check`]
-    /// tells which).
+    /// is in use (or, if the server is away, none could be opened: [`Health::check`] tells
+    /// which).
     Pool,
     /// The statement ran past `database.statement_timeout_ms` (SQLSTATE 57014).
     Statement,
@@ -121,28 +118,15 @@ pub fn busy(error: &DbErr) -> Option<Busy> {
 /// A pooled connection unused for this long is pinged before its next query.
 const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// When a connection was last found broken, in milliseconds since [`CLOCK`] started (0:
-/// never). Connections idle since then may have broken the same way (a restarted server
-/// closes them all) and are pinged before their next query.
-static BROKEN_AT_MS: AtomicU64 = AtomicU64::new(0);
-static CLOCK: OnceLock<Instant> = OnceLock::new();
-
-fn clock_ms() -> u64 {
-    // Never 0, which means "never broke".
-    CLOCK.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
-/// Notes that a connection to the database was found broken (or none could be had).
-pub fn connection_broke() {
-    BROKEN_AT_MS.store(clock_ms(), Ordering::Relaxed);
-}
-
 /// Whether a pooled connection idle for `idle_for` should be pinged before its next use:
 /// it sat idle long enough to have been dropped by the server or something between, or
 /// since before a connection was last found broken. One in use a moment ago, the usual
 /// case under load, goes straight to its query.
-fn worth_testing(idle_for: Duration) -> bool {
-    idle_since_break(idle_for, clock_ms(), BROKEN_AT_MS.load(Ordering::Relaxed))
+fn worth_testing(health: &Weak<State>, idle_for: Duration) -> bool {
+    let (now_ms, broke_ms) = health.upgrade().map_or((0, 0), |state| {
+        (state.clock_ms(), state.broken_at_ms.load(Ordering::Relaxed))
+    });
+    idle_since_break(idle_for, now_ms, broke_ms)
 }
 
 /// [`worth_testing`] at `now_ms`, with the last break at `broke_ms` (0: never).
@@ -155,41 +139,91 @@ fn idle_since_break(idle_for: Duration, now_ms: u64, broke_ms: u64) -> bool {
 /// How often, while the database is known to be away, a ping checks whether it is back.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
 
-/// Whether the database is known to be away, shared by every request of one service.
+/// What a process knows of whether its database answers: made once per process (by
+/// `App::build`, or `worker` and `beat` as they start) and handed to its pool
+/// ([`connect`]), its API and its task queue; cheap to clone.
 ///
-/// While it is, requests are answered at once instead of each waiting the pool's connect
-/// timeout; one background ping checks every [`PROBE_EVERY`] whether it is back. The
-/// outage is logged once when it starts (a warning, not an error: not a bug, and no Sentry
-/// event) and once when it ends.
+/// It keeps two facts. When a connection was last found broken ([`Self::note`]): the pool
+/// then pings the connections idle since before their next query (a restarted server
+/// closes them all). And whether the database is known to be away ([`Self::report_down`],
+/// by the API's outage guard): requests are then answered at once instead of each waiting
+/// the pool's connect timeout, and one background ping checks every [`PROBE_EVERY`]
+/// whether it is back. The outage is logged once when it starts (a warning, not an error:
+/// not a bug, and no Sentry event) and once when it ends.
 #[derive(Clone, Debug, Default)]
-pub struct Availability {
-    down: Arc<AtomicBool>,
-    /// A [`check`](Self::check) runs (or ran less than [`PROBE_EVERY`] ago).
-    checking: Arc<AtomicBool>,
+pub struct Health(Arc<State>);
+
+#[derive(Debug)]
+struct State {
+    /// The clock of [`Self::broken_at_ms`].
+    started: Instant,
+    /// When a connection was last found broken, in milliseconds since `started` (0:
+    /// never).
+    broken_at_ms: AtomicU64,
+    down: AtomicBool,
+    /// A [`Health::check`] runs (or ran less than [`PROBE_EVERY`] ago).
+    checking: AtomicBool,
 }
 
-impl Availability {
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            broken_at_ms: AtomicU64::new(0),
+            down: AtomicBool::new(false),
+            checking: AtomicBool::new(false),
+        }
+    }
+}
+
+impl State {
+    fn clock_ms(&self) -> u64 {
+        // Never 0, which means "never broke".
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+}
+
+impl Health {
+    /// Takes note of a failed statement: says whether `error` means the database is away
+    /// (see [`unreachable`]), and if so marks the pool's idle connections suspect
+    /// ([`Self::connection_broke`]).
+    pub fn note(&self, error: &DbErr) -> bool {
+        let away = unreachable(error);
+        if away {
+            self.connection_broke();
+        }
+        away
+    }
+
+    /// Notes that a connection to the database was found broken (or none could be had).
+    pub fn connection_broke(&self) {
+        self.0
+            .broken_at_ms
+            .store(self.0.clock_ms(), Ordering::Relaxed);
+    }
+
     /// Whether the database is known to be away right now.
     pub fn is_down(&self) -> bool {
-        self.down.load(Ordering::Acquire)
+        self.0.down.load(Ordering::Acquire)
     }
 
     /// Notes that a request found the database away (for `cause`): the first such
     /// report logs the outage and starts pinging `db` until it answers again.
     pub fn report_down(&self, db: &DatabaseConnection, cause: &str) {
-        if self.down.swap(true, Ordering::AcqRel) {
+        self.connection_broke();
+        if self.0.down.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::warn!(
             error = cause,
             "the database is unreachable; requests get 503 until it answers again"
         );
-        let (down, db) = (self.down.clone(), db.clone());
+        let (state, db) = (self.0.clone(), db.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             loop {
                 tokio::time::sleep(PROBE_EVERY).await;
-                if Arc::strong_count(&down) == 1 {
+                if Arc::strong_count(&state) == 1 {
                     // The service that shared it is gone.
                     return;
                 }
@@ -199,7 +233,7 @@ impl Availability {
                     break;
                 }
             }
-            down.store(false, Ordering::Release);
+            state.down.store(false, Ordering::Release);
             let seconds = started.elapsed().as_secs_f64();
             tracing::info!(seconds, "the database answers again");
         });
@@ -211,16 +245,16 @@ impl Availability {
     /// One check at a time, at most one every [`PROBE_EVERY`]: the requests that find one
     /// under way do not wait for it.
     pub async fn check(&self, db: &DatabaseConnection) {
-        if self.is_down() || self.checking.swap(true, Ordering::AcqRel) {
+        if self.is_down() || self.0.checking.swap(true, Ordering::AcqRel) {
             return;
         }
         if let Err(cause) = answers_outside_pool(db).await {
             self.report_down(db, &cause);
         }
-        let checking = self.checking.clone();
+        let state = self.0.clone();
         tokio::spawn(async move {
             tokio::time::sleep(PROBE_EVERY).await;
-            checking.store(false, Ordering::Release);
+            state.checking.store(false, Ordering::Release);
         });
     }
 }
@@ -280,12 +314,15 @@ fn plain_on_loopback(url: &str) -> Cow<'_, str> {
 /// [`connect`] without `database.statement_timeout_ms`, which bounds the API's statements:
 /// for the processes and steps that serve no request (tasks, migrations), whose statements
 /// may rightly run longer (the nightly purge of a large table).
-pub async fn connect_unhurried(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    connect(&DatabaseSettings {
+pub async fn connect_unhurried(
+    settings: &DatabaseSettings,
+    health: &Health,
+) -> Result<DatabaseConnection, DbErr> {
+    let settings = DatabaseSettings {
         statement_timeout_ms: 0,
         ..settings.clone()
-    })
-    .await
+    };
+    connect(&settings, health).await
 }
 
 /// Applies every pending migration as `serve` starts (`database.auto_migrate`): on
@@ -299,7 +336,8 @@ pub async fn upgrade_at_start(
     {
         return upgrade(db, None).await;
     }
-    let unhurried = connect_unhurried(settings).await?;
+    // A pool of a moment, with a health of its own.
+    let unhurried = connect_unhurried(settings, &Health::default()).await?;
     let upgraded = upgrade(&unhurried, None).await;
     if let Err(error) = unhurried.close().await {
         tracing::debug!(%error, "closing the migrations' connections");
@@ -344,8 +382,15 @@ mod tests {
         assert!(idle_since_break(ms(250), 5_000, 4_800));
         assert!(!idle_since_break(ms(10), 5_000, 4_800));
         // The clock starts at 1: a break is never mistaken for "never".
-        connection_broke();
-        assert_ne!(BROKEN_AT_MS.load(Ordering::Relaxed), 0);
+        let health = Health::default();
+        let pool_side = Arc::downgrade(&health.0);
+        assert!(!worth_testing(&pool_side, ms(900)));
+        health.connection_broke();
+        assert_ne!(health.0.broken_at_ms.load(Ordering::Relaxed), 0);
+        assert!(
+            worth_testing(&pool_side, ms(900)),
+            "idle since before the break"
+        );
     }
 
     #[test]

@@ -290,11 +290,7 @@ where
 
 /// The answer when a handler panicked: a 500 like any other, the panic logged.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+    let detail = crate::telemetry::reporting::panic_text(panic.as_ref());
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         .with_cause(format!("handler panicked: {detail}"))
         .into_response()
@@ -389,7 +385,7 @@ mod tests {
         let db = sea_orm::Database::connect("sqlite::memory:")
             .await
             .expect("SQLite");
-        let availability = crate::db::Availability::default();
+        let health = crate::db::Health::default();
         let mut responses = Vec::new();
         let errors = errors_logged(|| {
             for _ in 0..3 {
@@ -402,7 +398,7 @@ mod tests {
         let warnings = events_logged(tracing::Level::WARN, || {
             for response in &responses {
                 if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
-                    availability.report_down(&db, cause);
+                    health.report_down(&db, cause);
                 }
             }
         });
@@ -413,17 +409,17 @@ mod tests {
         );
         assert_eq!(warnings.len(), 1, "the outage is logged once");
         assert!(warnings[0].message.contains("database is unreachable"));
-        assert!(availability.is_down());
+        assert!(health.is_down());
         for response in responses {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(response.headers()[header::RETRY_AFTER], "2");
         }
         // SQLite answers the ping: the outage ends by itself.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while availability.is_down() && std::time::Instant::now() < deadline {
+        while health.is_down() && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        assert!(!availability.is_down(), "up again once a ping answers");
+        assert!(!health.is_down(), "up again once a ping answers");
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub mod v1;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    /// Whether the database is known to be away (see [`outage`]).
-    pub database: crate::db::Availability,
+    /// Whether the database answers, as this process knows it (see [`outage`]).
+    pub database: crate::db::Health,
     pub tasks: Queue,
     pub settings: Arc<Settings>,
     /// Checks callers' credentials (see [`auth`]).

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::api::AppState;
 use crate::api::middleware::shed::ShedLayer;
-use crate::queue::{Broker, Queue};
+use crate::queue::Broker;
 
 /// How long `/metrics` waits for the queue's depth before leaving it out.
 const DEPTH_TIMEOUT: Duration = Duration::from_millis(500);
@@ -28,20 +28,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// For processes without an API (`worker`, `beat`): `/metrics` and `/mon/ping` as the API
 /// serves them, behind the same bound on requests in flight (`/mon/ping` never shed).
-pub fn standalone(tasks: Queue, max_in_flight: usize) -> Router {
+pub fn standalone(broker: Broker, max_in_flight: usize) -> Router {
     let (router, _) = OpenApiRouter::new()
         .routes(routes!(metrics))
         .nest("/mon", OpenApiRouter::new().routes(routes!(ping)))
         .split_for_parts();
     router
         .layer(ShedLayer::new(max_in_flight))
-        .with_state(tasks)
+        .with_state(Depth(Some(broker)))
 }
 
-/// What `/metrics` reads: the queue, for its depth.
-impl FromRef<AppState> for Queue {
+/// Where `/metrics` reads the queue's depth: the queue's Redis, when tasks go through it.
+#[derive(Clone)]
+pub struct Depth(Option<Broker>);
+
+impl FromRef<AppState> for Depth {
     fn from_ref(state: &AppState) -> Self {
-        state.tasks.clone()
+        Self(state.tasks.broker().cloned())
     }
 }
 
@@ -81,7 +84,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let database = match state.db.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(error) => {
-            crate::db::connection_broke();
+            state.database.connection_broke();
             tracing::warn!(%error, "readiness: database unavailable");
             "unavailable".to_owned()
         }
@@ -118,13 +121,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     security(("bearer" = ["metrics:read"])),
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain", body = String)))]
-pub async fn metrics(State(tasks): State<Queue>) -> impl IntoResponse {
-    exposition(tasks.broker()).await
-}
-
-/// The metrics, with the queue's depth when there is a queue and it answers in time.
-async fn exposition(broker: Option<&Broker>) -> impl IntoResponse + use<> {
-    let depth = match broker {
+pub async fn metrics(State(Depth(broker)): State<Depth>) -> impl IntoResponse {
+    let depth = match &broker {
         Some(broker) => match tokio::time::timeout(DEPTH_TIMEOUT, broker.depth()).await {
             Ok(Ok(depth)) => Some(depth),
             Ok(Err(error)) => {

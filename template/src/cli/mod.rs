@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{BeatSettings, ConfigError, Settings};
-use crate::queue::{self, Queue};
+use crate::queue::{self, Broker, RedisQueue};
 use crate::{api, auth, db, server, tasks, telemetry};
 
 mod health;
@@ -199,32 +199,30 @@ async fn serve(settings: Settings) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn task_handle(settings: &Settings) -> Result<Queue, BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
-    Ok(Queue::new(
-        conn,
-        &settings.redis,
-        &settings.tasks,
-        tasks::registry(),
-    )?)
+/// The queue on Redis that `process` (the worker, beat) runs on; an error before anything
+/// starts when tasks run in-process.
+async fn redis_queue(settings: &Settings, process: &'static str) -> Result<RedisQueue, BoxError> {
+    let health = db::Health::default();
+    let conn = db::connect_unhurried(&settings.database, &health).await?;
+    Ok(tasks::queue(conn, &health, settings)?.on_redis(process)?)
 }
 
 async fn worker(settings: Settings) -> Result<(), BoxError> {
-    let tasks = task_handle(&settings).await?;
-    serve_metrics(&settings, &tasks).await?;
+    let tasks = redis_queue(&settings, "the worker").await?;
+    serve_metrics(&settings, tasks.broker()).await?;
     queue::worker::run(tasks, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn beat(settings: Settings) -> Result<(), BoxError> {
-    let tasks = task_handle(&settings).await?;
-    serve_metrics(&settings, &tasks).await?;
+    let tasks = redis_queue(&settings, "beat").await?;
+    serve_metrics(&settings, tasks.broker()).await?;
     queue::beat::run(tasks, &settings.beat, shutdown_signal()).await?;
     Ok(())
 }
 
 /// For processes without an API port: `/metrics` and `/mon/ping` on `metrics.listen`.
-async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxError> {
+async fn serve_metrics(settings: &Settings, broker: &Broker) -> Result<(), BoxError> {
     let Some(address) = settings.metrics.listen else {
         return Ok(());
     };
@@ -234,7 +232,7 @@ async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxErro
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving /metrics");
     }
-    let router = api::mon::standalone(tasks.clone(), settings.server.max_in_flight);
+    let router = api::mon::standalone(broker.clone(), settings.server.max_in_flight);
     // The API's server and limits (`server.*`); it stops with the process.
     let limits = server::Limits::from(&settings.server);
     tokio::spawn(server::serve(
@@ -247,7 +245,7 @@ async fn serve_metrics(settings: &Settings, tasks: &Queue) -> Result<(), BoxErro
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> {
-    let conn = db::connect_unhurried(&settings.database).await?;
+    let conn = db::connect_unhurried(&settings.database, &db::Health::default()).await?;
     match command {
         DbCommand::Upgrade { steps } => {
             db::upgrade(&conn, steps).await?;
@@ -263,7 +261,7 @@ async fn run_db(settings: Settings, command: DbCommand) -> Result<(), BoxError> 
 }
 
 async fn run_keys(settings: Settings, command: KeysCommand) -> Result<(), BoxError> {
-    let conn = db::connect(&settings.database).await?;
+    let conn = db::connect(&settings.database, &db::Health::default()).await?;
     if settings.database.auto_migrate {
         // As `serve` does (dev): the keys' table exists on a fresh database too.
         db::upgrade(&conn, None).await?;

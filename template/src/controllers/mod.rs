@@ -72,9 +72,11 @@ pub fn is_foreign_key_violation(error: &DbErr) -> bool {
     })
 }
 
+/// Sorts a database failure: away, busy, or wrong. Only sorts: the API's outage guard
+/// takes note of an outage from the answer (see `api::middleware::outage`).
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
-        if crate::db::note_failure(&error) {
+        if crate::db::unreachable(&error) {
             Self::unavailable(Dependency::Database, error)
         } else if let Some(reason) = crate::db::busy(&error) {
             Self::Busy {

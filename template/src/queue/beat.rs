@@ -19,7 +19,9 @@ use sea_orm::DbErr;
 use uuid::Uuid;
 
 use super::message::{InstanceId, Message};
-use super::{Broker, JobCall, JobError, Keys, Origin, Queue, QueueError, requeue, store};
+use super::{
+    Broker, JobCall, JobError, Keys, Origin, Queue, QueueError, RedisQueue, requeue, store,
+};
 use crate::config::BeatSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task;
@@ -56,47 +58,22 @@ struct Entry {
 
 /// Runs until `shutdown` completes; resigns the lease on the way out.
 pub async fn run(
-    queue: Queue,
+    queue: RedisQueue,
     settings: &BeatSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), BeatError> {
-    let Some(broker) = queue.broker().cloned() else {
-        // The lease lives in Redis.
-        return Err(QueueError::NotConfigured("beat").into());
-    };
-    let entries = entries(&queue, settings)?;
-    let id = InstanceId::new("beat");
-    let lease = Duration::from_secs(settings.lease_secs);
-    let catch_up = chrono::Duration::seconds(settings.catch_up_secs as i64);
-    let lease_script = Script::from_lua(include_str!("lua/beat_lease.lua"));
-    let push_claimed = Script::from_lua(concat!(
-        include_str!("lua/now.lua"),
-        include_str!("lua/beat_push_claimed.lua")
-    ));
-    let requeue_after = Duration::from_secs(queue.settings().requeue_after_secs);
+    let beat = Beat::new(queue, settings)?;
+    let requeue_after = Duration::from_secs(beat.queue.settings().requeue_after_secs);
     let mut last_sweep = tokio::time::Instant::now();
     let mut leading = false;
     // The last tick fired per schedule, while leading.
     let mut fired: HashMap<String, DateTime<Utc>> = HashMap::new();
     tokio::pin!(shutdown);
-    broker.connected().await;
-    tracing::info!(beat = %id, schedules = entries.len(), "beat started");
+    beat.broker.connected().await;
+    tracing::info!(beat = %beat.id, schedules = beat.entries.len(), "beat started");
 
     loop {
-        let held = lease_script
-            .evalsha_with_reload::<i64, _, _>(
-                broker.client(),
-                vec![broker.keys().beat_leader()],
-                vec![id.as_str().to_owned(), lease.as_millis().to_string()],
-            )
-            .await;
-        let now_leading = match held {
-            Ok(held) => held == 1,
-            Err(error) => {
-                tracing::warn!(%error, "cannot reach Redis for the beat lease");
-                false
-            }
-        };
+        let now_leading = beat.hold_lease().await;
         if now_leading != leading {
             if now_leading {
                 tracing::info!("beat leads: firing schedules");
@@ -106,56 +83,19 @@ pub async fn run(
             }
             leading = now_leading;
         }
-
-        let now = Utc::now();
         if leading {
-            for entry in &entries {
-                let from = fired
-                    .get(&entry.name)
-                    .copied()
-                    .map_or(now - catch_up, |last| last.max(now - catch_up));
-                for tick in entry.cron.iter_after(from).take_while(|tick| *tick <= now) {
-                    let fired_tick = Tick {
-                        queue: &queue,
-                        broker: &broker,
-                        beat: &id,
-                        push_claimed: &push_claimed,
-                        entry,
-                        at: tick,
-                    };
-                    match fired_tick.fire(settings).await {
-                        Ok(Fired::Done) => {
-                            fired.insert(entry.name.clone(), tick);
-                        }
-                        // Another beat's claim, not yet fired: look again next round (it
-                        // fires, or its claim lapses and this beat fires it).
-                        Ok(Fired::ClaimedElsewhere) => break,
-                        Err(error) => {
-                            tracing::error!(schedule = %entry.name, %tick, %error, "cannot fire; will try again");
-                            break;
-                        }
-                    }
-                }
-            }
+            beat.fire_due(settings, &mut fired).await;
         }
 
         // Every beat, leading or not, looks for tasks whose push was lost.
         if last_sweep.elapsed() >= requeue::every(requeue_after) {
             last_sweep = tokio::time::Instant::now();
-            if let Err(error) = requeue::sweep(queue.db(), &broker, requeue_after).await {
+            if let Err(error) = requeue::sweep(beat.queue.db(), &beat.broker, requeue_after).await {
                 tracing::debug!(%error, "cannot look for tasks whose push was lost");
             }
         }
 
-        let renew = lease / 3;
-        let next_tick = entries
-            .iter()
-            .filter_map(|entry| entry.cron.find_next_occurrence(&Utc::now(), false).ok())
-            .min()
-            .and_then(|tick| (tick - Utc::now()).to_std().ok())
-            .unwrap_or(renew);
-        let wait = if leading { next_tick.min(renew) } else { renew };
-        let wait = wait.min(requeue::every(requeue_after));
+        let wait = beat.wait(leading).min(requeue::every(requeue_after));
         tokio::select! {
             () = &mut shutdown => break,
             () = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
@@ -163,19 +103,128 @@ pub async fn run(
     }
 
     if leading {
+        beat.resign().await;
+    }
+    tracing::info!("beat stopped");
+    Ok(())
+}
+
+/// One beat: its schedules, and what leading and firing them needs.
+struct Beat {
+    queue: Queue,
+    broker: Broker,
+    id: InstanceId,
+    entries: Vec<Entry>,
+    lease: Duration,
+    catch_up: chrono::Duration,
+    lease_script: Script,
+    push_claimed: Script,
+}
+
+impl Beat {
+    fn new(queue: RedisQueue, settings: &BeatSettings) -> Result<Self, BeatError> {
+        let entries = entries(queue.queue(), settings)?;
+        Ok(Self {
+            broker: queue.broker().clone(),
+            queue: queue.queue().clone(),
+            id: InstanceId::new("beat"),
+            entries,
+            lease: Duration::from_secs(settings.lease_secs),
+            catch_up: chrono::Duration::seconds(settings.catch_up_secs as i64),
+            lease_script: Script::from_lua(include_str!("lua/beat_lease.lua")),
+            push_claimed: Script::from_lua(concat!(
+                include_str!("lua/now.lua"),
+                include_str!("lua/beat_push_claimed.lua")
+            )),
+        })
+    }
+
+    /// Takes or renews the lease; whether this beat leads (not while Redis is away).
+    async fn hold_lease(&self) -> bool {
+        let held = self
+            .lease_script
+            .evalsha_with_reload::<i64, _, _>(
+                self.broker.client(),
+                vec![self.broker.keys().beat_leader()],
+                vec![
+                    self.id.as_str().to_owned(),
+                    self.lease.as_millis().to_string(),
+                ],
+            )
+            .await;
+        match held {
+            Ok(held) => held == 1,
+            Err(error) => {
+                tracing::warn!(%error, "cannot reach Redis for the beat lease");
+                false
+            }
+        }
+    }
+
+    /// Fires each schedule's ticks due since the last it fired (`fired`), or within the
+    /// catch-up window; a tick that cannot be fired now is tried again next round.
+    async fn fire_due(&self, settings: &BeatSettings, fired: &mut HashMap<String, DateTime<Utc>>) {
+        let now = Utc::now();
+        for entry in &self.entries {
+            let from = fired
+                .get(&entry.name)
+                .copied()
+                .map_or(now - self.catch_up, |last| last.max(now - self.catch_up));
+            for tick in entry.cron.iter_after(from).take_while(|tick| *tick <= now) {
+                let fired_tick = Tick {
+                    queue: &self.queue,
+                    broker: &self.broker,
+                    beat: &self.id,
+                    push_claimed: &self.push_claimed,
+                    entry,
+                    at: tick,
+                };
+                match fired_tick.fire(settings).await {
+                    Ok(Fired::Done) => {
+                        fired.insert(entry.name.clone(), tick);
+                    }
+                    // Another beat's claim, not yet fired: look again next round (it
+                    // fires, or its claim lapses and this beat fires it).
+                    Ok(Fired::ClaimedElsewhere) => break,
+                    Err(error) => {
+                        tracing::error!(schedule = %entry.name, %tick, %error, "cannot fire; will try again");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// How long to sleep before the next round: until the next tick when leading, and
+    /// never past a third of the lease (which must be renewed).
+    fn wait(&self, leading: bool) -> Duration {
+        let renew = self.lease / 3;
+        if !leading {
+            return renew;
+        }
+        let next_tick = self
+            .entries
+            .iter()
+            .filter_map(|entry| entry.cron.find_next_occurrence(&Utc::now(), false).ok())
+            .min()
+            .and_then(|tick| (tick - Utc::now()).to_std().ok())
+            .unwrap_or(renew);
+        next_tick.min(renew)
+    }
+
+    /// Gives the lease up, so that another beat leads at once.
+    async fn resign(&self) {
         let resigned = Script::from_lua(include_str!("lua/beat_resign.lua"))
             .evalsha_with_reload::<i64, _, _>(
-                broker.client(),
-                vec![broker.keys().beat_leader()],
-                vec![id.as_str().to_owned()],
+                self.broker.client(),
+                vec![self.broker.keys().beat_leader()],
+                vec![self.id.as_str().to_owned()],
             )
             .await;
         if let Err(error) = resigned {
             tracing::warn!(%error, "cannot give the beat lease up; it will expire");
         }
     }
-    tracing::info!("beat stopped");
-    Ok(())
 }
 
 fn entries(queue: &Queue, settings: &BeatSettings) -> Result<Vec<Entry>, BeatError> {

@@ -242,10 +242,6 @@ impl Registry {
         self.jobs.get(name)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
-        self.jobs.contains_key(name)
-    }
-
     /// Every registered name, sorted.
     pub fn names(&self) -> Vec<&'static str> {
         let mut names: Vec<_> = self.jobs.keys().copied().collect();

@@ -11,6 +11,7 @@ use super::batch::Batcher;
 use super::message::InstanceId;
 use super::store::{self, Run, Start};
 use super::{Broker, QueueError};
+use crate::db::Health;
 
 /// A task's state could not be written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,9 +27,11 @@ pub enum RecordError {
     Stopped,
 }
 
-impl From<DbErr> for RecordError {
-    fn from(error: DbErr) -> Self {
-        crate::db::note_failure(&error);
+impl RecordError {
+    /// The database failed, as `health` is told (so that, if it is away, the pool pings
+    /// the connections idle since).
+    pub fn database(error: DbErr, health: &Health) -> Self {
+        health.note(&error);
         Self::Database(Arc::new(error))
     }
 }
@@ -73,13 +76,18 @@ type Successes = Batcher<(Run, Value), Result<Recorded, RecordError>>;
 #[derive(Clone)]
 pub struct Recorder {
     db: DatabaseConnection,
+    health: Health,
     batched: Option<(Starts, Successes)>,
 }
 
 impl Recorder {
     /// One statement per write (eager mode).
-    pub fn direct(db: DatabaseConnection) -> Self {
-        Self { db, batched: None }
+    pub fn direct(db: DatabaseConnection, health: Health) -> Self {
+        Self {
+            db,
+            health,
+            batched: None,
+        }
     }
 
     /// Groups the writes of the tasks `worker` starts or finishes together. A task held
@@ -88,17 +96,19 @@ impl Recorder {
     /// The tasks started are added to `running` (the worker removes them).
     pub fn batched(
         db: DatabaseConnection,
+        health: Health,
         broker: Broker,
         worker: InstanceId,
         running: Running,
     ) -> Self {
         let starts = {
-            let db = db.clone();
+            let (db, health) = (db.clone(), health.clone());
             Batcher::start(move |ids: Vec<Uuid>| {
-                let (db, broker, worker) = (db.clone(), broker.clone(), worker.clone());
+                let (db, health) = (db.clone(), health.clone());
+                let (broker, worker) = (broker.clone(), worker.clone());
                 let running = running.clone();
                 async move {
-                    match start(&db, &broker, &worker, &running, &ids).await {
+                    match start(&db, &health, &broker, &worker, &running, &ids).await {
                         Ok(starts) => starts.into_iter().map(Ok).collect(),
                         Err(error) => vec![Err(error); ids.len()],
                     }
@@ -106,16 +116,22 @@ impl Recorder {
             })
         };
         let successes = {
-            let db = db.clone();
+            let (db, health) = (db.clone(), health.clone());
             Batcher::start(move |results: Vec<(Run, Value)>| {
-                let db = db.clone();
-                async move { succeed(&db, results).await }
+                let (db, health) = (db.clone(), health.clone());
+                async move { succeed(&db, &health, results).await }
             })
         };
         Self {
             db,
+            health,
             batched: Some((starts, successes)),
         }
+    }
+
+    /// A failed write of a task's state, the database noted (see [`RecordError::database`]).
+    pub fn database_error(&self, error: DbErr) -> RecordError {
+        RecordError::database(error, &self.health)
     }
 
     /// Marks a task started, unless it finished already or another live run holds it;
@@ -123,7 +139,8 @@ impl Recorder {
     pub async fn start(&self, id: Uuid) -> Result<Start, RecordError> {
         match &self.batched {
             None => Ok(store::start(&self.db, &[id], None)
-                .await?
+                .await
+                .map_err(|error| self.database_error(error))?
                 .pop()
                 .unwrap_or(Start::Missing)),
             Some((starts, _)) => starts.write(id).await.unwrap_or(Err(RecordError::Stopped)),
@@ -133,7 +150,7 @@ impl Recorder {
     /// Returns once the success of `run` is committed, or known not to be.
     pub async fn succeeded(&self, run: Run, result: Value) -> Result<Recorded, RecordError> {
         match &self.batched {
-            None => Ok(succeed(&self.db, vec![(run, result)])
+            None => Ok(succeed(&self.db, &self.health, vec![(run, result)])
                 .await
                 .pop()
                 .unwrap_or(Err(RecordError::Stopped))?),
@@ -149,12 +166,16 @@ impl Recorder {
 /// run is over (see [`Recorder::batched`]) and leaves the others to their run.
 async fn start(
     db: &DatabaseConnection,
+    health: &Health,
     broker: &Broker,
     worker: &InstanceId,
     running: &Running,
     ids: &[Uuid],
 ) -> Result<Vec<Start>, RecordError> {
-    let mut starts = store::start(db, ids, Some(worker.as_str())).await?;
+    let noted = |error: DbErr| RecordError::database(error, health);
+    let mut starts = store::start(db, ids, Some(worker.as_str()))
+        .await
+        .map_err(noted)?;
     if starts
         .iter()
         .any(|start| matches!(start, Start::Held { .. }))
@@ -189,7 +210,8 @@ async fn start(
                 *start = Start::Busy;
                 continue;
             }
-            *start = match store::take_over(db, *run, Some(worker.as_str())).await? {
+            let taken = store::take_over(db, *run, Some(worker.as_str())).await;
+            *start = match taken.map_err(noted)? {
                 Some(taken) => {
                     tracing::warn!(task_id = %taken.task, from = holder.as_deref().unwrap_or("-"), "took over a task whose run is over (its worker presumed dead, or it gave the run up)");
                     Start::Run(taken)
@@ -211,6 +233,7 @@ async fn start(
 /// refuses), each alone, so that the others are not failed by it.
 async fn succeed(
     db: &DatabaseConnection,
+    health: &Health,
     results: Vec<(Run, Value)>,
 ) -> Vec<Result<Recorded, RecordError>> {
     let written = |recorded: &std::collections::HashSet<Uuid>, run: &Run| {
@@ -225,7 +248,7 @@ async fn succeed(
             .iter()
             .map(|(run, _)| Ok(written(&recorded, run)))
             .collect(),
-        Err(error) if crate::db::note_failure(&error) => {
+        Err(error) if health.note(&error) => {
             vec![Err(RecordError::Database(Arc::new(error))); results.len()]
         }
         Err(error) if results.len() == 1 => vec![Ok(Recorded::Rejected(error.to_string()))],
@@ -235,7 +258,7 @@ async fn succeed(
                 let run = result.0;
                 each.push(match store::mark_succeeded_many(db, &[result]).await {
                     Ok(recorded) => Ok(written(&recorded, &run)),
-                    Err(error) if crate::db::note_failure(&error) => {
+                    Err(error) if health.note(&error) => {
                         Err(RecordError::Database(Arc::new(error)))
                     }
                     Err(error) => Ok(Recorded::Rejected(error.to_string())),

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use super::backoff::Backoff;
 use super::job::Failure;
 use super::recorder::{RecordError, Recorded, Recorder};
 use super::store::{self, Run, Start};
 use super::{JobContext, JobError, Message, Queue};
-use crate::config::TaskSettings;
 use crate::metrics::{self, TaskEvent};
 use crate::models::task::State;
 use crate::telemetry;
@@ -115,8 +115,9 @@ async fn process_in_span(
     // The row keeps the code; the cause, which may hold anything, goes to the logs.
     let code = failure.code();
     if failure.is_retryable() && message.attempt <= message.max_retries {
-        let delay = backoff(queue.settings(), message.attempt);
-        if !store::mark_retrying(db, run, code).await? {
+        let delay = Backoff::retries(queue.settings()).delay(message.attempt);
+        let marked = store::mark_retrying(db, run, code).await;
+        if !marked.map_err(|error| recorder.database_error(error))? {
             return Ok(superseded(elapsed_ms));
         }
         tracing::warn!(elapsed_ms, error = %failure, code = code.as_str(), retry_in_ms = delay.as_millis() as u64, "task failed, will retry");
@@ -126,7 +127,8 @@ async fn process_in_span(
             delay,
         });
     }
-    if !store::mark_failed(db, run, code, &message.chain_ids()).await? {
+    let marked = store::mark_failed(db, run, code, &message.chain_ids()).await;
+    if !marked.map_err(|error| recorder.database_error(error))? {
         return Ok(superseded(elapsed_ms));
     }
     tracing::error!(elapsed_ms, error = %failure, code = code.as_str(), "task failed");
@@ -171,72 +173,16 @@ async fn run_body(
         Ok(result) => result,
         Err(join) if join.is_panic() => {
             let panic = join.into_panic();
-            let detail = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
+            let detail = telemetry::reporting::panic_text(panic.as_ref());
             Err(Failure::Panicked(detail.to_owned()))
         }
         Err(_) => Err(Failure::Job(JobError::failed("the run was cancelled"))),
     }
 }
 
-/// The delay before attempt `attempt + 1`: exponential, capped, with jitter in its upper
-/// half so that tasks failing together do not come back together.
-pub fn backoff(settings: &TaskSettings, attempt: u32) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(32);
-    let full = settings
-        .retry_base_ms
-        .saturating_mul(1u64 << exponent)
-        .min(settings.retry_max_ms);
-    let half = full / 2;
-    let jitter = (uuid::Uuid::new_v4().as_u128() as u64) % (half + 1);
-    Duration::from_millis(half + jitter)
-}
-
-/// Runs a task and its retries and chain in-process, without waiting between attempts:
-/// Celery's "always eager". The states written are those the worker writes.
-pub(super) async fn run_eagerly(queue: &Queue, message: Message) {
-    let recorder = Recorder::direct(queue.db().clone());
-    let mut current = Some(message);
-    while let Some(message) = current.take() {
-        let outcome = match recorder.start(message.id).await {
-            Ok(start) => process(queue, &recorder, &message, start).await,
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(Outcome::Done { next }) => current = next,
-            Ok(Outcome::Retry { message, .. }) => current = Some(message),
-            // In-process, nothing else runs it: not reached.
-            Ok(Outcome::Later { .. }) => {}
-            Err(error) => {
-                tracing::error!(task_id = %message.id, %error, "cannot record the task's state");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-
-    #[test]
-    fn backoff_doubles_within_jitter_and_stops_at_the_cap() {
-        let mut settings = Settings::defaults().expect("built-in defaults").tasks;
-        settings.retry_base_ms = 1000;
-        settings.retry_max_ms = 5000;
-        for _ in 0..100 {
-            let first = backoff(&settings, 1).as_millis();
-            let second = backoff(&settings, 2).as_millis();
-            let late = backoff(&settings, 30).as_millis();
-            assert!((500..=1000).contains(&first), "{first}");
-            assert!((1000..=2000).contains(&second), "{second}");
-            assert!((2500..=5000).contains(&late), "{late}");
-        }
-        assert!(backoff(&settings, u32::MAX) <= Duration::from_millis(5000));
-    }
 
     #[test]
     fn a_chain_hands_its_rest_to_the_next_task() {

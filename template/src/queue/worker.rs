@@ -6,30 +6,31 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::ClientLike;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use super::backoff::{Backoff, Failures};
 use super::batch::Batcher;
 use super::message::{Ack, Encoded, InstanceId, Message};
 use super::recorder::{Recorder, Running};
 use super::runner::{self, Outcome};
 use super::store::Start;
-use super::{Broker, Queue, QueueError, requeue};
+use super::{Broker, Queue, QueueError, RedisQueue, requeue};
 
 /// How long one wait on an empty queue lasts (shutdown is noticed in between).
 const WAIT: Duration = Duration::from_secs(1);
 
+/// The pauses between tries while Redis is away: from 200 ms up to 5 s.
+const REDIS_AWAY: Backoff = Backoff::new(200, 5_000);
+
 /// Runs until `shutdown` completes, then lets running tasks finish (for at most
 /// `tasks.shutdown_timeout_secs`) and gives back what it took but did not start.
-pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
-    let Some(broker) = queue.broker().cloned() else {
-        // Otherwise tasks run in-process, where they are scheduled.
-        return Err(QueueError::NotConfigured("the worker"));
-    };
+pub async fn run(queue: RedisQueue, shutdown: impl Future<Output = ()>) -> Result<(), QueueError> {
+    let broker = queue.broker().clone();
+    let queue = queue.queue().clone();
     let settings = queue.settings().clone();
     let id = InstanceId::new("worker");
     let lease = Duration::from_secs(settings.worker_lease_secs);
-    tokio::pin!(shutdown);
 
     let blocking = broker.blocking_client();
     let in_flight = InFlight::default();
@@ -48,25 +49,84 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
     tracing::info!(worker = %id, concurrency = settings.concurrency, "worker started");
 
     let running_tasks = Running::default();
-    let recorder = Recorder::batched(
-        queue.db().clone(),
-        broker.clone(),
-        id.clone(),
-        running_tasks.clone(),
-    );
-    let acker = acker(broker.clone(), id.clone());
-    // Up to twice `concurrency` messages are held (taken from the queue), so that the
-    // next tasks are at hand when a running one ends; `concurrency` of them run.
-    let held = Arc::new(Semaphore::new(settings.concurrency * 2));
-    let runners = Arc::new(Semaphore::new(settings.concurrency));
-    // While messages held here wait for a runner, nothing idles for want of a message:
-    // the next ones are asked for once a quarter of the holding capacity is free, in one
-    // trip, rather than one trip per task that ends.
-    let refill = (settings.concurrency / 2).max(1);
-    let waiting = Waiting::default();
+    let handler = Handler {
+        recorder: Recorder::batched(
+            queue.db().clone(),
+            queue.health().clone(),
+            broker.clone(),
+            id.clone(),
+            running_tasks.clone(),
+        ),
+        acker: acker(broker.clone(), id.clone()),
+        queue,
+        running: running_tasks,
+        broker: broker.clone(),
+        worker: id.clone(),
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let slots = Slots::new(settings.concurrency, in_flight, stopped);
     let mut running = JoinSet::new();
-    let mut pause = Backoff::default();
+    take_and_run(&handler, &blocking, &slots, &mut running, shutdown).await;
+    let _ = stop.send(true);
+
+    let grace = Duration::from_secs(settings.shutdown_timeout_secs);
+    finish(running, grace).await;
+    upkeep.abort();
+    lease_keeper.stop().await;
+    let _ = blocking.quit().await;
+    let released = broker.release(&id, lease).await?;
+    tracing::info!(released, "worker stopped");
+    Ok(())
+}
+
+/// What the messages a worker took share: room to hold them and to run them, and what
+/// became of them.
+#[derive(Clone)]
+struct Slots {
+    /// Up to twice `concurrency` messages are held (taken from the queue), so that the
+    /// next tasks are at hand when a running one ends.
+    held: Arc<Semaphore>,
+    /// `concurrency` of them run.
+    runners: Arc<Semaphore>,
+    /// While messages held here wait for a runner, nothing idles for want of a message:
+    /// the next ones are asked for once a quarter of the holding capacity is free, in one
+    /// trip, rather than one trip per task that ends.
+    refill: usize,
+    waiting: Waiting,
+    in_flight: InFlight,
+    /// True once the worker stops: held messages not started are left to `release`.
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Slots {
+    fn new(
+        concurrency: usize,
+        in_flight: InFlight,
+        stopped: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            held: Arc::new(Semaphore::new(concurrency * 2)),
+            runners: Arc::new(Semaphore::new(concurrency)),
+            refill: (concurrency / 2).max(1),
+            waiting: Waiting::default(),
+            in_flight,
+            stopped,
+        }
+    }
+}
+
+/// Takes messages from the queue, as room to hold them comes free, and runs each on a
+/// task of `running`, until `shutdown` completes.
+async fn take_and_run(
+    handler: &Handler,
+    blocking: &fred::prelude::Client,
+    slots: &Slots,
+    running: &mut JoinSet<()>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (broker, id) = (&handler.broker, &handler.worker);
+    tokio::pin!(shutdown);
+    let mut failures = Failures::new(REDIS_AWAY);
     let mut stopping = false;
     loop {
         while running.try_join_next().is_some() {}
@@ -75,68 +135,37 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
         }
         let hold = tokio::select! {
             () = &mut shutdown => break,
-            hold = held.clone().acquire_owned() => hold,
+            hold = slots.held.clone().acquire_owned() => hold,
         };
         let Ok(hold) = hold else { break };
-        if !waiting.until_refill(&held, refill, shutdown.as_mut()).await {
+        let refilled = slots
+            .waiting
+            .until_refill(&slots.held, slots.refill, shutdown.as_mut());
+        if !refilled.await {
             break;
         }
-        let free = 1 + held.available_permits();
+        let free = 1 + slots.held.available_permits();
         // Never cancelled half-way: a wait cut short could still move a message to this
         // worker after it stopped. It lasts at most WAIT.
-        let reserved = broker.reserve(&blocking, &id, free, WAIT).await;
+        let reserved = broker.reserve(blocking, id, free, WAIT).await;
         stopping = has_completed(shutdown.as_mut()).await;
         match reserved {
             Ok(taken) => {
-                pause.reset();
-                in_flight.add(&taken);
-                let batch = read_batch(&broker, &id, taken, &in_flight).await;
-                waiting.add(batch.len());
+                failures.reset();
+                slots.in_flight.add(&taken);
+                let batch = read_batch(broker, id, taken, &slots.in_flight).await;
+                slots.waiting.add(batch.len());
                 let mut hold = Some(hold);
                 for (encoded, message) in batch {
                     let hold = hold
                         .take()
-                        .or_else(|| held.clone().try_acquire_owned().ok());
-                    let handler = Handler {
-                        queue: queue.clone(),
-                        running: running_tasks.clone(),
-                        recorder: recorder.clone(),
-                        acker: acker.clone(),
-                        broker: broker.clone(),
-                        worker: id.clone(),
-                    };
-                    let (runners, mut stopped, in_flight, waiting) = (
-                        runners.clone(),
-                        stopped.clone(),
-                        in_flight.clone(),
-                        waiting.clone(),
-                    );
-                    running.spawn(async move {
-                        let Some(hold) = hold else {
-                            // More taken than could be held: cannot happen, but never strand one.
-                            waiting.remove();
-                            settle(|| handler.broker.give_back(&handler.worker, &encoded)).await;
-                            in_flight.remove(&encoded);
-                            return;
-                        };
-                        let run = tokio::select! {
-                            run = runners.acquire_owned() => run.ok(),
-                            // Stopping: not started, so left for `release` to give back.
-                            _ = stopped.wait_for(|stop| *stop) => None,
-                        };
-                        waiting.remove();
-                        if let Some(run) = run {
-                            handler.handle(&encoded, message).await;
-                            in_flight.remove(&encoded);
-                            drop(run);
-                        }
-                        drop(hold);
-                        waiting.changed();
-                    });
+                        .or_else(|| slots.held.clone().try_acquire_owned().ok());
+                    let (handler, slots) = (handler.clone(), slots.clone());
+                    running.spawn(run_held(handler, slots, hold, encoded, message));
                 }
             }
             Err(error) => {
-                let delay = pause.next();
+                let delay = failures.next_wait();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot take tasks from Redis");
                 tokio::select! {
                     () = &mut shutdown, if !stopping => break,
@@ -145,13 +174,45 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
             }
         }
     }
-    let _ = stop.send(true);
+}
 
+/// Runs a message held under `hold` once a runner is free; a worker that stops first
+/// leaves it, not started, for `release` to give back.
+async fn run_held(
+    handler: Handler,
+    mut slots: Slots,
+    hold: Option<OwnedSemaphorePermit>,
+    encoded: Encoded,
+    message: Message,
+) {
+    let Some(hold) = hold else {
+        // More taken than could be held: cannot happen, but never strand one.
+        slots.waiting.remove();
+        settle(|| handler.broker.give_back(&handler.worker, &encoded)).await;
+        slots.in_flight.remove(&encoded);
+        return;
+    };
+    let run = tokio::select! {
+        run = slots.runners.acquire() => run.ok(),
+        _ = slots.stopped.wait_for(|stop| *stop) => None,
+    };
+    slots.waiting.remove();
+    if let Some(run) = run {
+        handler.handle(&encoded, message).await;
+        slots.in_flight.remove(&encoded);
+        drop(run);
+    }
+    drop(hold);
+    slots.waiting.changed();
+}
+
+/// Lets the tasks of `running` finish, for at most `grace`; then aborts the rest (their
+/// messages go back to the queue with the worker's release).
+async fn finish(mut running: JoinSet<()>, grace: Duration) {
     tracing::info!(
         running = running.len(),
         "worker stopping, waiting for running tasks"
     );
-    let grace = Duration::from_secs(settings.shutdown_timeout_secs);
     let drained = tokio::time::timeout(grace, async {
         while running.join_next().await.is_some() {}
     })
@@ -163,12 +224,6 @@ pub async fn run(queue: Queue, shutdown: impl Future<Output = ()>) -> Result<(),
         );
         running.abort_all();
     }
-    upkeep.abort();
-    lease_keeper.stop().await;
-    let _ = blocking.quit().await;
-    let released = broker.release(&id, lease).await?;
-    tracing::info!(released, "worker stopped");
-    Ok(())
 }
 
 /// Keeps the worker's lease alive from a thread of its own, with its own runtime and
@@ -393,6 +448,7 @@ fn acker(broker: Broker, worker: InstanceId) -> Acker {
 }
 
 /// What handling one message needs.
+#[derive(Clone)]
 struct Handler {
     queue: Queue,
     running: Running,
@@ -465,33 +521,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, QueueError>>,
 {
-    let mut pause = Backoff::default();
+    let mut failures = Failures::new(REDIS_AWAY);
     for _ in 0..20 {
         match update().await {
             Ok(_) => return,
             Err(error) => {
-                let delay = pause.next();
+                let delay = failures.next_wait();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "cannot update the queue");
                 tokio::time::sleep(delay).await;
             }
         }
     }
     tracing::error!("gave up updating the queue; the task will be delivered again");
-}
-
-/// Waits that grow from 100 ms to 5 s.
-#[derive(Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    fn next(&mut self) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        Duration::from_millis((100u64 << self.failures.min(6)).min(5_000))
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
 }

@@ -6,8 +6,12 @@
 //! [`persons::schedule_birthday`]), which calls `controllers::tasks::schedule_task`.
 use std::sync::LazyLock;
 
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
 use crate::controllers;
-use crate::queue::{JobError, Registry};
+use crate::db::Health;
+use crate::queue::{JobError, Queue, QueueError, Registry};
 
 pub mod maintenance;
 pub mod persons;
@@ -22,6 +26,17 @@ pub fn registry() -> &'static Registry {
         // `cargo xtask new task` registers new tasks above this line.
     });
     &REGISTRY
+}
+
+/// The service's task queue on `db` (whose `health` it reports to): Redis or in-process
+/// as `settings` say, running every task of [`registry`]. `serve`, `worker` and `beat`
+/// (and the bench and the tests) build theirs here.
+pub fn queue(
+    db: DatabaseConnection,
+    health: &Health,
+    settings: &Settings,
+) -> Result<Queue, QueueError> {
+    Queue::new(db, health, &settings.redis, &settings.tasks, registry())
 }
 
 /// A controller's failure, as a task's: what retrying cannot fix fails the task at once.

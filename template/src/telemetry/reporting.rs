@@ -27,6 +27,16 @@ const TAGS: [&str; 9] = [
     "trace_id",
 ];
 
+/// What a caught panic says: its message when it has one (`panic!` with a text), for the
+/// ERROR event that reports it.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+}
+
 /// Starts the Sentry client when a DSN is configured.
 pub fn init(
     settings: &SentrySettings,

@@ -302,10 +302,14 @@ async fn requests_have_the_statement_timeout_and_tasks_and_migrations_do_not() {
     settings.statement_timeout_ms = 1500;
 
     // The API's pool (`serve`): the timeout.
-    let api = db::connect(&settings).await.expect("connects");
+    let api = db::connect(&settings, &db::Health::default())
+        .await
+        .expect("connects");
     assert_eq!(statement_timeout(&api).await, "1500ms");
     // Workers, beats and migrations (`db upgrade`, and `serve`'s auto_migrate): the
     // server's own setting.
-    let unhurried = db::connect_unhurried(&settings).await.expect("connects");
+    let unhurried = db::connect_unhurried(&settings, &db::Health::default())
+        .await
+        .expect("connects");
     assert_eq!(statement_timeout(&unhurried).await, "0");
 }

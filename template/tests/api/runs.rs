@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::service::controllers::tasks::{schedule_many, schedule_task};
 use crate::service::models::task::State;
-use crate::service::queue::{Job, JobCall, Keys, Message, Origin, Queue, store, worker};
+use crate::service::queue::{Job, JobCall, Keys, Message, Origin, store, worker};
 use crate::service::tasks::persons::AddOneYear;
 use crate::support::app::test_settings;
 use crate::support::fixtures::add_one_year;
@@ -268,11 +268,14 @@ async fn a_body_that_blocks_its_thread_keeps_its_workers_lease() {
             .build()
             .expect("a runtime");
         runtime.block_on(async move {
-            let db = crate::service::db::connect(&settings.database)
+            let health = crate::service::db::Health::default();
+            let db = crate::service::db::connect(&settings.database, &health)
                 .await
                 .expect("connect");
-            let queue = Queue::new(db, &settings.redis, &settings.tasks, test_tasks::registry())
-                .expect("a task queue");
+            let queue = crate::service::tasks::queue(db, &health, &settings)
+                .expect("a task queue")
+                .with_registry(test_tasks::registry());
+            let queue = queue.on_redis("the test's worker").expect("a Redis queue");
             worker::run(queue, async {
                 let _ = stopped.await;
             })

@@ -194,8 +194,9 @@ async fn last_error_shows_a_code_and_a_generic_message_never_sql_or_panic_text()
         .await
         .expect("connect");
     let settings = crate::support::app::test_settings();
-    let tasks = Queue::new(db, &settings.redis, &settings.tasks, test_tasks::registry())
-        .expect("a task queue");
+    let tasks = crate::service::tasks::queue(db, &Default::default(), &settings)
+        .expect("a task queue")
+        .with_registry(test_tasks::registry());
     assert!(tasks.is_eager());
 
     let sql = schedule_task(&tasks, bad_sql(), None)

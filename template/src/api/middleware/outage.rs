@@ -1,6 +1,7 @@
 //! The database's outages as requests see them: while it is known to be away, the API's
 //! routes answer 503 at once, with `Retry-After`, instead of each waiting the pool's
-//! connect timeout (see [`crate::db::Availability`]).
+//! connect timeout (see [`crate::db::Health`]). The one place where the API takes note
+//! of the database's outages: from the answers of the requests that met one.
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -13,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use tower::{Layer, Service};
 
 use crate::api::error::{ApiError, DatabaseAway, PoolExhausted};
-use crate::db::Availability;
+use crate::db::Health;
 
 /// Answers the API's routes with a 503 while the database is known to be away, and notes
 /// an outage when a request finds it away (or waited in vain for a pooled connection while
@@ -24,12 +25,12 @@ pub struct GuardLayer(Arc<Watch>);
 
 /// What the guard reads and reports to.
 struct Watch {
-    database: Availability,
+    database: Health,
     db: DatabaseConnection,
 }
 
 impl GuardLayer {
-    pub fn new(database: Availability, db: DatabaseConnection) -> Self {
+    pub fn new(database: Health, db: DatabaseConnection) -> Self {
         Self(Arc::new(Watch { database, db }))
     }
 }

@@ -30,15 +30,15 @@ impl TaskWorld {
         let mut settings = test_settings();
         settings.database.url = Some(database.url.parse().expect("a database URL"));
         configure(&mut settings);
-        let db = crate::service::db::connect(&settings.database)
+        let health = crate::service::db::Health::default();
+        let db = crate::service::db::connect(&settings.database, &health)
             .await
             .expect("connect");
         crate::service::db::upgrade(&db, None)
             .await
             .expect("migrate");
-        let registry = crate::service::tasks::registry();
         let tasks =
-            Queue::new(db.clone(), &settings.redis, &settings.tasks, registry).expect("task queue");
+            crate::service::tasks::queue(db.clone(), &health, &settings).expect("task queue");
         Self {
             database,
             db,
@@ -56,6 +56,7 @@ impl TaskWorld {
     ) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
+            let tasks = tasks.on_redis("the test's worker").expect("a Redis queue");
             crate::service::queue::worker::run(tasks, async {
                 let _ = stopped.await;
             })

@@ -17,13 +17,8 @@ async fn {{ name }}_is_scheduled_and_succeeds() {
     let db = sea_orm::Database::connect(app.database_url.as_str())
         .await
         .expect("connect");
-    let queue = {{ service }}::queue::Queue::new(
-        db,
-        &settings.redis,
-        &settings.tasks,
-        {{ service }}::tasks::registry(),
-    )
-    .expect("a task queue");
+    let health = {{ service }}::db::Health::default();
+    let queue = {{ service }}::tasks::queue(db, &health, &settings).expect("a task queue");
     assert!(queue.is_eager(), "the tests run tasks in-process");
     let args = {{ service }}::tasks::{{ group }}::{{ Name }}Args {
 {% for arg in args %}
