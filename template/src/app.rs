@@ -1,28 +1,26 @@
 //! The service as a value: state, router and middleware, bound and ready to run.
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::http::{Request as HttpRequest, Response as HttpResponse};
 use tokio::net::TcpListener;
-use tower::{Service, ServiceBuilder};
+use tower::ServiceBuilder;
 use tower_http::ServiceBuilderExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::api::middleware::{count, drain, request_id, shed, span};
 use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::queue::QueueError;
-use crate::{db, metrics, server, tasks, telemetry};
+use crate::{db, server, tasks, telemetry};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -128,13 +126,13 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(server.request_timeout_secs);
     let body_limit = server.body_limit_bytes;
     let middleware = ServiceBuilder::new()
-        .layer(tower::layer::layer_fn(CountRequests))
-        .layer(tower::layer::layer_fn(api::request_id::SetRequestId))
+        .layer(tower::layer::layer_fn(count::CountRequests))
+        .layer(tower::layer::layer_fn(request_id::SetRequestId))
         .propagate_x_request_id()
         .layer(
             TraceLayer::new_for_http()
                 // With tracing on: the caller's traceparent continued, the status recorded.
-                .make_span_with(telemetry::trace::http::Continued(request_span))
+                .make_span_with(telemetry::trace::http::Continued(span::request_span))
                 .on_response(telemetry::trace::http::RecordStatus(
                     DefaultOnResponse::new().level(Level::INFO),
                 ))
@@ -145,9 +143,9 @@ pub fn router(state: AppState) -> Router {
             api::error::json_error_bodies,
         ))
         // Shed requests get the JSON body, the request id, the log line and the count.
-        .layer(api::shed::ShedLayer::new(server.max_in_flight))
+        .layer(shed::ShedLayer::new(server.max_in_flight))
         // Outside the timeout: the drain has bounds of its own.
-        .layer(api::drain::DrainLayer::new(body_limit))
+        .layer(drain::DrainLayer::new(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -155,65 +153,4 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(api::error::panic_response))
         .layer(DefaultBodyLimit::max(body_limit));
     api::router(state).layer(middleware)
-}
-
-/// The span around each request; its fields, the request id first, go on every log line.
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(metrics::UNMATCHED, MatchedPath::as_str);
-    tracing::info_span!(
-        "request",
-        request_id,
-        method = %request.method(),
-        uri = %request.uri(),
-        route,
-        // Who called, once the credentials are checked (api::auth).
-        caller = tracing::field::Empty,
-    )
-}
-
-/// Counts each request in the metrics by its route template and final status: a layer
-/// of its own rather than `from_fn`, which clones and boxes the whole stack below it on
-/// every request.
-#[derive(Clone)]
-struct CountRequests<S>(S);
-
-impl<S, B, R> Service<HttpRequest<B>> for CountRequests<S>
-where
-    S: Service<HttpRequest<B>, Response = HttpResponse<R>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    R: Send + 'static,
-{
-    type Response = HttpResponse<R>;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse<R>, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let route = request.extensions().get::<MatchedPath>().cloned();
-        let response = self.0.call(request);
-        Box::pin(async move {
-            let response = response.await?;
-            metrics::global().http(
-                &method,
-                route.as_ref().map(MatchedPath::as_str),
-                response.status().as_u16(),
-                started.elapsed(),
-            );
-            Ok(response)
-        })
-    }
 }

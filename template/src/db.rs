@@ -21,8 +21,7 @@ pub async fn connect(
     // Weak: the pool does not keep the health alive (its outage probe ends with the
     // service, see `Health::report_down`).
     let health = Arc::downgrade(&health.0);
-    let url = settings.url.as_ref().map_or("", |url| url.expose());
-    let mut options = ConnectOptions::new(plain_on_loopback(url));
+    let mut options = ConnectOptions::new(plain_on_loopback(settings.exposed_url()));
     options
         .max_connections(settings.max_connections)
         .min_connections(settings.min_connections)

@@ -3,16 +3,17 @@
 //! queue's depth, dropped log lines and the process's memory.
 //!
 //! Counters live in one process-wide [`Metrics`]. Counting a request takes no lock and
-//! allocates nothing once its thread has seen the route: each thread keeps the routes'
-//! counters it has used, and the counters are atomics that `/metrics` reads as they are.
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+//! allocates nothing once its thread has seen the route (see [`KeyedMap`]), and the
+//! counters are atomics that `/metrics` reads as they are.
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::http::Method;
+
+use crate::platform::keyed::KeyedMap;
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
 const BUCKETS: [f64; 14] = [
@@ -58,32 +59,12 @@ pub enum TaskEvent {
     Retried,
 }
 
-/// Tells the [`Metrics`] values apart in the threads' caches (tests make their own).
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-
 /// All the metrics of the process.
+#[derive(Default)]
 pub struct Metrics {
-    id: u64,
-    /// Every route seen, for `/metrics`; a thread looks here once per route.
-    routes: RwLock<BTreeMap<Box<str>, Arc<RouteStats>>>,
+    /// Every route seen, by route template.
+    routes: KeyedMap<RouteStats>,
     tasks: Mutex<BTreeMap<String, [u64; 4]>>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self {
-            id: NEXT_ID.fetch_add(1, Relaxed),
-            routes: RwLock::default(),
-            tasks: Mutex::default(),
-        }
-    }
-}
-
-type RouteCache = HashMap<u64, HashMap<Box<str>, Arc<RouteStats>>>;
-
-thread_local! {
-    /// The routes' counters this thread has used, by metrics id and route.
-    static ROUTES: RefCell<RouteCache> = RefCell::default();
 }
 
 /// The counters of one route, by method (made on the method's first request).
@@ -144,45 +125,11 @@ impl Metrics {
     pub fn http(&self, method: &Method, route: Option<&str>, status: u16, elapsed: Duration) {
         let route = route.unwrap_or(UNMATCHED);
         let method = method_index(method);
-        let observe = |stats: &RouteStats| {
+        self.routes.with(route, |stats| {
             stats.methods[method]
                 .get_or_init(MethodStats::new)
                 .observe(status, elapsed);
-        };
-        let cached = ROUTES.try_with(|routes| {
-            let mut routes = routes.borrow_mut();
-            let mine = routes.entry(self.id).or_default();
-            match mine.get(route) {
-                Some(stats) => observe(stats),
-                None => {
-                    let stats = self.route(route);
-                    observe(&stats);
-                    mine.insert(route.into(), stats);
-                }
-            }
         });
-        // A thread being torn down has no cache left: count through the shared map.
-        if cached.is_err() {
-            observe(&self.route(route));
-        }
-    }
-
-    /// The counters of `route`, made on its first request.
-    fn route(&self, route: &str) -> Arc<RouteStats> {
-        let known = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-            .cloned();
-        known.unwrap_or_else(|| {
-            self.routes
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(route.into())
-                .or_default()
-                .clone()
-        })
     }
 
     /// Counts `count` tasks named `task` reaching `event`.
@@ -259,13 +206,9 @@ impl Metrics {
     }
 
     fn render_http(&self, out: &mut String) {
-        let routes: Vec<(String, Arc<RouteStats>)> = self
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(route, stats)| (escape(route), stats.clone()))
-            .collect();
+        let mut routes: Vec<(String, Arc<RouteStats>)> = Vec::new();
+        self.routes
+            .for_each(|route, stats| routes.push((escape(route), stats.clone())));
         // (labels without status, stats) of every method seen on every route, by route.
         let seen: Vec<(String, &MethodStats)> = routes
             .iter()

@@ -19,7 +19,7 @@
 //!   their answer.
 //!
 //! Requests in flight are bounded one layer up, where a 503 can be answered (see
-//! [`crate::api::shed`]).
+//! [`crate::api::middleware::shed`]).
 use std::future::Future;
 use std::io;
 use std::pin::Pin;

@@ -22,8 +22,8 @@ const LAYERS: &[&[&str]] = &[
     // The HTTP server under the API and the metrics listener: connections and their limits.
     &["server"],
     &["config"],
-    // Speed-ups behind plain interfaces (the SQL of the busy reads, built once): they know
-    // nothing of the service, so any layer may use them.
+    // Speed-ups behind plain interfaces (the SQL of the busy reads, request ids, lock-free
+    // look-ups, JSON log lines): they know nothing of the service, so any layer may use them.
     &["platform"],
 ];
 

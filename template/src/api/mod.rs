@@ -14,19 +14,17 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::queue::Queue;
+use middleware::outage;
 
 pub mod auth;
 pub mod deprecation;
 pub mod docs;
-pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod fields;
+pub mod middleware;
 pub mod mon;
-pub mod outage;
 pub mod pagination;
-pub mod request_id;
-pub mod shed;
 pub mod v1;
 
 /// What every handler can reach.
@@ -89,7 +87,7 @@ pub fn router(state: AppState) -> Router {
     auth::document(&mut openapi, &state.settings.auth);
     // The permission each route needs is read from its documentation: one declaration.
     let rules = auth::Rules::from_openapi(&openapi);
-    let checks = auth::AuthLayer::new(state.auth.clone(), rules, &state.settings.auth);
+    let checks = middleware::auth::AuthLayer::new(state.auth.clone(), rules, &state.settings.auth);
     // Swagger UI's files are built into the binary; nothing is fetched from elsewhere.
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)

@@ -1,10 +1,11 @@
-//! Monitoring routes for load balancers and orchestrators.
+//! Monitoring routes for load balancers, orchestrators and Prometheus: the API's, and the
+//! same routes on `metrics.listen` for `worker` and `beat`, which have no API.
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -12,15 +13,39 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::AppState;
+use crate::api::middleware::shed::ShedLayer;
 use crate::queue::Broker;
 
 /// How long `/metrics` waits for the queue's depth before leaving it out.
 const DEPTH_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// `/ping` and `/ready`, nested under the API's `/mon` (`/metrics` is beside it).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ping))
         .routes(routes!(ready))
+}
+
+/// For processes without an API (`worker`, `beat`): `/metrics` and `/mon/ping` as the API
+/// serves them, behind the same bound on requests in flight (`/mon/ping` never shed).
+pub fn standalone(broker: Broker, max_in_flight: usize) -> Router {
+    let (router, _) = OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .nest("/mon", OpenApiRouter::new().routes(routes!(ping)))
+        .split_for_parts();
+    router
+        .layer(ShedLayer::new(max_in_flight))
+        .with_state(Depth(Some(broker)))
+}
+
+/// Where `/metrics` reads the queue's depth: the queue's Redis, when tasks go through it.
+#[derive(Clone)]
+pub struct Depth(Option<Broker>);
+
+impl FromRef<AppState> for Depth {
+    fn from_ref(state: &AppState) -> Self {
+        Self(state.tasks.broker().cloned())
+    }
 }
 
 /// `{"status": "ok"}`, or for readiness `{"status": "unavailable", "checks": {...}}`.
@@ -96,13 +121,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     security(("bearer" = ["metrics:read"])),
     responses((status = 200, description = "Prometheus text format 0.0.4",
         content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    exposition(state.tasks.broker()).await
-}
-
-/// The metrics, with the queue's depth when there is a queue and it answers in time.
-pub async fn exposition(broker: Option<&Broker>) -> impl IntoResponse + use<> {
-    let depth = match broker {
+pub async fn metrics(State(Depth(broker)): State<Depth>) -> impl IntoResponse {
+    let depth = match &broker {
         Some(broker) => match tokio::time::timeout(DEPTH_TIMEOUT, broker.depth()).await {
             Ok(Ok(depth)) => Some(depth),
             Ok(Err(error)) => {

@@ -397,12 +397,14 @@ pub struct MetricsSettings {
     pub listen: Option<SocketAddr>,
 }
 
-impl Settings {
+impl DatabaseSettings {
     /// The database URL, password included; `load` guarantees it is set.
-    pub fn database_url(&self) -> &str {
-        self.database.url.as_ref().map_or("", DatabaseUrl::expose)
+    pub fn exposed_url(&self) -> &str {
+        self.url.as_ref().map_or("", DatabaseUrl::expose)
     }
+}
 
+impl Settings {
     /// The effective settings as YAML, with passwords, tokens and URL credentials hidden.
     pub fn redacted_yaml(&self) -> String {
         // Secrets print hidden by their types; values under a secret's name (in free-form
@@ -434,7 +436,7 @@ mod tests {
     fn dev_is_the_default_and_needs_no_server() {
         let settings = load(&[]).expect("dev settings load");
         assert_eq!(settings.env, Environment::Dev);
-        assert!(settings.database_url().starts_with("sqlite:"));
+        assert!(settings.database.exposed_url().starts_with("sqlite:"));
     }
 
     #[test]
@@ -496,7 +498,7 @@ mod tests {
                     server:\n  port: 9000\n";
         let settings = load(&[(ENV_VAR, "prod"), (YAML_VAR, yaml)]).expect("loads");
         assert_eq!(settings.server.port, 9000);
-        assert_eq!(settings.database_url(), "postgres://u:p@db/app");
+        assert_eq!(settings.database.exposed_url(), "postgres://u:p@db/app");
     }
 
     #[test]
@@ -511,7 +513,7 @@ mod tests {
         .expect("loads");
         assert_eq!(settings.server.port, 9100);
         assert_eq!(
-            settings.database_url(),
+            settings.database.exposed_url(),
             "postgres://u:p@db:5432/app?sslmode=disable"
         );
     }
@@ -618,7 +620,10 @@ mod tests {
                 "{printed}"
             );
         }
-        assert_eq!(settings.database_url(), "postgres://app:hunter2@db/app");
+        assert_eq!(
+            settings.database.exposed_url(),
+            "postgres://app:hunter2@db/app"
+        );
         assert_eq!(
             settings
                 .sentry

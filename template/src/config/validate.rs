@@ -149,7 +149,7 @@ impl Settings {
         }
         for name in self.beat.schedules.keys() {
             // A tick's tasks carry `beat:{name}:{time}` as their request id: kept as short
-            // and plain as a client's (see `api::request_id`).
+            // and plain as a client's (see `api::middleware::request_id`).
             let plain = name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));

@@ -73,7 +73,7 @@ pub fn is_foreign_key_violation(error: &DbErr) -> bool {
 }
 
 /// Sorts a database failure: away, busy, or wrong. Only sorts: the API's outage guard
-/// takes note of an outage from the answer (see `api::outage`).
+/// takes note of an outage from the answer (see `api::middleware::outage`).
 impl From<DbErr> for Error {
     fn from(error: DbErr) -> Self {
         if crate::db::unreachable(&error) {

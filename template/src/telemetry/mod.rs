@@ -20,17 +20,23 @@ use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{LogFilter, LogFormat, Rotation, Settings};
+use crate::config::{
+    FileSink, GelfSink, LogFilter, LogFormat, Rotation, Settings, StdoutSink, SyslogSink,
+};
+use crate::platform::json_log::JsonLines;
 
 pub mod gelf;
-mod json;
 pub mod net;
+mod pretty;
 pub mod record;
 pub mod reporting;
 pub mod syslog;
 pub mod trace;
 
 use net::{Lost, Reconnecting, Transport};
+
+/// The service's name: the file sink's prefix and syslog's app name by default.
+const SERVICE: &str = env!("CARGO_PKG_NAME");
 
 /// The most a queued stream sink writes at once.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -96,109 +102,53 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
     }
     let log = &settings.log;
     let hostname = hostname();
-    let service = env!("CARGO_PKG_NAME");
-    let mut layers: Vec<BoxedLayer> = Vec::new();
-    let mut queues = Vec::new();
-    let mut counters = Vec::new();
-    let sink = |name: &'static str, nonblocking: bool, capacity: usize| Sink {
-        name,
-        nonblocking,
-        capacity,
-        lost: Arc::new(Lost::default()),
-    };
-
+    let mut sinks = Sinks::default();
     if log.stdout.enabled {
-        let out = sink("stdout", log.stdout.nonblocking, log.stdout.queue_capacity);
-        let ansi = std::io::stdout().is_terminal();
-        // Through the queue, lines reach stdout in batches: one write for every line
-        // waiting, flushed as soon as the queue is empty (a lone line is never held back).
-        let batched = BufWriter::with_capacity(BATCH_BYTES, std::io::stdout());
-        let layer = match out.queue(batched, &mut queues, &mut counters) {
-            Writer::Queued(writer) => fmt_layer(log.stdout.format, writer, ansi),
-            Writer::Direct(_) => fmt_layer(log.stdout.format, std::io::stdout, ansi),
-        };
-        layers.push(layer);
+        sinks.stdout(&log.stdout);
     }
     if log.file.enabled {
-        let file = &log.file;
-        let mut builder = rolling::Builder::new()
-            .rotation(match file.rotation {
-                Rotation::Minutely => rolling::Rotation::MINUTELY,
-                Rotation::Hourly => rolling::Rotation::HOURLY,
-                Rotation::Daily => rolling::Rotation::DAILY,
-                Rotation::Weekly => rolling::Rotation::WEEKLY,
-                Rotation::Never => rolling::Rotation::NEVER,
-            })
-            .filename_prefix(file.prefix.as_deref().unwrap_or(service))
-            .filename_suffix(&file.suffix);
-        if file.max_files > 0 {
-            builder = builder.max_log_files(file.max_files);
-        }
-        let appender: RollingFileAppender = builder.build(&file.directory).map_err(|e| {
-            TelemetryError(format!(
-                "log.file.directory {}: {e}",
-                file.directory.display()
-            ))
-        })?;
-        let out = sink("file", file.nonblocking, file.queue_capacity);
-        let layer = match out.queue(appender, &mut queues, &mut counters) {
-            Writer::Queued(writer) => fmt_layer(file.format, writer, false),
-            Writer::Direct(writer) => fmt_layer(file.format, Mutex::new(writer), false),
-        };
-        layers.push(with_level(layer, file.level.as_ref()));
+        sinks.file(&log.file)?;
     }
-    let needs_fields = log.syslog.enabled || log.gelf.enabled || settings.sentry.dsn.is_some();
     if log.syslog.enabled {
-        let syslog = &log.syslog;
-        let facility = syslog.facility.code();
-        let app_name = syslog.app_name.as_deref().unwrap_or(service);
-        let out = sink("syslog", syslog.nonblocking, syslog.queue_capacity);
-        let transport = syslog::transport(&syslog.address);
-        let layer: BoxedLayer = match out.connect(transport, &mut queues, &mut counters) {
-            Writer::Queued(w) => syslog::SyslogLayer::new(w, facility, &hostname, app_name).boxed(),
-            Writer::Direct(w) => {
-                syslog::SyslogLayer::new(Mutex::new(w), facility, &hostname, app_name).boxed()
-            }
-        };
-        layers.push(with_level(layer, syslog.level.as_ref()));
+        sinks.syslog(&log.syslog, &hostname);
     }
     if log.gelf.enabled {
-        let gelf = &log.gelf;
-        let address = gelf.address.clone();
-        let transport = if gelf.tls {
-            let config = net::tls_config(gelf.ca_file.as_deref()).map_err(TelemetryError)?;
-            Transport::Tls(address, net::Framing::NulTerminated, config)
-        } else {
-            Transport::Tcp(address, net::Framing::NulTerminated)
-        };
-        let out = sink("gelf", gelf.nonblocking, gelf.queue_capacity);
-        let extra = || gelf.extra_fields.exposed();
-        let layer: BoxedLayer = match out.connect(transport, &mut queues, &mut counters) {
-            Writer::Queued(w) => gelf::GelfLayer::new(w, &hostname, extra()).boxed(),
-            Writer::Direct(w) => gelf::GelfLayer::new(Mutex::new(w), &hostname, extra()).boxed(),
-        };
-        layers.push(with_level(layer, gelf.level.as_ref()));
+        sinks.gelf(&log.gelf, &hostname)?;
     }
     let sentry = reporting::init(&settings.sentry, settings.env, &hostname);
     if sentry.is_some() {
-        layers.push(reporting::SentryLayer.boxed());
+        sinks.layers.push(reporting::SentryLayer.boxed());
     }
-    if needs_fields {
+    if log.syslog.enabled || log.gelf.enabled || settings.sentry.dsn.is_some() {
         // First, so that span fields are stored before the sinks read them.
-        layers.insert(0, record::SpanFieldsLayer.boxed());
+        sinks.layers.insert(0, record::SpanFieldsLayer.boxed());
     }
     let traces = trace::init(&settings.trace, settings.env, &hostname).map_err(TelemetryError)?;
     let traced = traces.is_some();
     let traces = traces.map(|(layer, exporting)| {
         // First of all: the sinks read the trace ids it gives each span.
-        layers.insert(0, layer.boxed());
+        sinks.layers.insert(0, layer.boxed());
         exporting
     });
-
     let filter = LogLevel {
         filter: EnvFilter::try_from_default_env().unwrap_or_else(|_| log.level.build()),
         spans: traced,
     };
+    install(filter, sinks.layers, sinks.counters)?;
+    Ok(Telemetry {
+        _traces: traces,
+        _queues: sinks.queues,
+        _sentry: sentry,
+    })
+}
+
+/// Installs the subscriber and, when this call installed it, the thread that reports the
+/// sinks' lost lines.
+fn install(
+    filter: LogLevel,
+    layers: Vec<BoxedLayer>,
+    counters: Vec<SinkCounters>,
+) -> Result<(), TelemetryError> {
     if Registry::default()
         .with(filter)
         .with(layers)
@@ -211,11 +161,92 @@ pub fn init(settings: &Settings) -> Result<Telemetry, TelemetryError> {
             .spawn(report_lost_lines)
             .map_err(|e| TelemetryError(e.to_string()))?;
     }
-    Ok(Telemetry {
-        _traces: traces,
-        _queues: queues,
-        _sentry: sentry,
-    })
+    Ok(())
+}
+
+/// The log sinks as they are set up: their layers, the queues to flush at exit, and the
+/// counters of the lines each could not deliver.
+#[derive(Default)]
+struct Sinks {
+    layers: Vec<BoxedLayer>,
+    queues: Vec<WorkerGuard>,
+    counters: Vec<SinkCounters>,
+}
+
+impl Sinks {
+    fn stdout(&mut self, stdout: &StdoutSink) {
+        let out = Sink::new("stdout", stdout.nonblocking, stdout.queue_capacity);
+        let ansi = std::io::stdout().is_terminal();
+        // Through the queue, lines reach stdout in batches: one write for every line
+        // waiting, flushed as soon as the queue is empty (a lone line is never held back).
+        let batched = BufWriter::with_capacity(BATCH_BYTES, std::io::stdout());
+        let layer = match out.queue(batched, &mut self.queues, &mut self.counters) {
+            Writer::Queued(writer) => fmt_layer(stdout.format, writer, ansi),
+            Writer::Direct(_) => fmt_layer(stdout.format, std::io::stdout, ansi),
+        };
+        self.layers.push(layer);
+    }
+
+    fn file(&mut self, file: &FileSink) -> Result<(), TelemetryError> {
+        let mut builder = rolling::Builder::new()
+            .rotation(match file.rotation {
+                Rotation::Minutely => rolling::Rotation::MINUTELY,
+                Rotation::Hourly => rolling::Rotation::HOURLY,
+                Rotation::Daily => rolling::Rotation::DAILY,
+                Rotation::Weekly => rolling::Rotation::WEEKLY,
+                Rotation::Never => rolling::Rotation::NEVER,
+            })
+            .filename_prefix(file.prefix.as_deref().unwrap_or(SERVICE))
+            .filename_suffix(&file.suffix);
+        if file.max_files > 0 {
+            builder = builder.max_log_files(file.max_files);
+        }
+        let appender: RollingFileAppender = builder.build(&file.directory).map_err(|e| {
+            TelemetryError(format!(
+                "log.file.directory {}: {e}",
+                file.directory.display()
+            ))
+        })?;
+        let out = Sink::new("file", file.nonblocking, file.queue_capacity);
+        let layer = match out.queue(appender, &mut self.queues, &mut self.counters) {
+            Writer::Queued(writer) => fmt_layer(file.format, writer, false),
+            Writer::Direct(writer) => fmt_layer(file.format, Mutex::new(writer), false),
+        };
+        self.layers.push(with_level(layer, file.level.as_ref()));
+        Ok(())
+    }
+
+    fn syslog(&mut self, syslog: &SyslogSink, hostname: &str) {
+        let facility = syslog.facility.code();
+        let app_name = syslog.app_name.as_deref().unwrap_or(SERVICE);
+        let out = Sink::new("syslog", syslog.nonblocking, syslog.queue_capacity);
+        let transport = syslog::transport(&syslog.address);
+        let layer: BoxedLayer = match out.connect(transport, &mut self.queues, &mut self.counters) {
+            Writer::Queued(w) => syslog::SyslogLayer::new(w, facility, hostname, app_name).boxed(),
+            Writer::Direct(w) => {
+                syslog::SyslogLayer::new(Mutex::new(w), facility, hostname, app_name).boxed()
+            }
+        };
+        self.layers.push(with_level(layer, syslog.level.as_ref()));
+    }
+
+    fn gelf(&mut self, gelf: &GelfSink, hostname: &str) -> Result<(), TelemetryError> {
+        let address = gelf.address.clone();
+        let transport = if gelf.tls {
+            let config = net::tls_config(gelf.ca_file.as_deref()).map_err(TelemetryError)?;
+            Transport::Tls(address, net::Framing::NulTerminated, config)
+        } else {
+            Transport::Tcp(address, net::Framing::NulTerminated)
+        };
+        let out = Sink::new("gelf", gelf.nonblocking, gelf.queue_capacity);
+        let extra = || gelf.extra_fields.exposed();
+        let layer: BoxedLayer = match out.connect(transport, &mut self.queues, &mut self.counters) {
+            Writer::Queued(w) => gelf::GelfLayer::new(w, hostname, extra()).boxed(),
+            Writer::Direct(w) => gelf::GelfLayer::new(Mutex::new(w), hostname, extra()).boxed(),
+        };
+        self.layers.push(with_level(layer, gelf.level.as_ref()));
+        Ok(())
+    }
 }
 
 /// The log filter (`log.level` or `RUST_LOG`), applied to everything, except that with
@@ -305,6 +336,15 @@ enum Writer<W> {
 }
 
 impl Sink {
+    fn new(name: &'static str, nonblocking: bool, capacity: usize) -> Self {
+        Self {
+            name,
+            nonblocking,
+            capacity,
+            lost: Arc::new(Lost::default()),
+        }
+    }
+
     fn queue<W: std::io::Write + Send + 'static>(
         self,
         writer: W,
@@ -352,13 +392,17 @@ where
         .with_writer(writer)
         .with_ansi(ansi);
     match format {
-        LogFormat::Pretty => layer.pretty().boxed(),
+        // Source locations under the service's own events only.
+        LogFormat::Pretty => layer
+            .pretty()
+            .event_format(pretty::OwnLocations::default())
+            .boxed(),
         LogFormat::Compact => layer.compact().boxed(),
         // Every span's fields (`spans`, outermost first): the request id stays on lines
         // written inside nested spans.
         LogFormat::Json => layer
             .fmt_fields(JsonFields::new())
-            .event_format(json::JsonLines)
+            .event_format(JsonLines(trace::JsonLineIds))
             .boxed(),
     }
 }

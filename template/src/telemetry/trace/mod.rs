@@ -172,6 +172,18 @@ pub fn log_ids<'a, R: LookupSpan<'a> + 'a>(
     })
 }
 
+/// What JSON log lines carry of their trace: the ids of [`log_ids`].
+pub struct JsonLineIds;
+
+impl crate::platform::json_log::TraceIds for JsonLineIds {
+    fn ids<'a, R: LookupSpan<'a> + 'a>(
+        &self,
+        scope: tracing_subscriber::registry::Scope<'a, R>,
+    ) -> Option<(impl std::fmt::Display, impl std::fmt::Display)> {
+        log_ids(scope).map(|ids| (ids.trace_id, ids.span_id))
+    }
+}
+
 /// Runs `f` on what the layer keeps for `span`, if it keeps anything.
 fn with_traced<R>(span: &tracing::Span, f: impl FnOnce(&mut Traced) -> R) -> Option<R> {
     span.with_subscriber(|(id, dispatch)| {

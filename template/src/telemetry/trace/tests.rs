@@ -286,7 +286,7 @@ fn json_lines_carry_the_trace_of_a_recorded_span() {
         tracing_subscriber::fmt::layer()
             .with_writer(writer)
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-            .event_format(super::super::json::JsonLines),
+            .event_format(crate::platform::json_log::JsonLines(JsonLineIds)),
     );
     let mut ids = None;
     tracing::subscriber::with_default(subscriber, || {

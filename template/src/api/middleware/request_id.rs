@@ -11,6 +11,8 @@ use axum::extract::Request;
 use axum::http::HeaderValue;
 use tower::Service;
 
+use crate::platform;
+
 /// The header, lower-case as `http` keeps it.
 pub const HEADER: &str = "x-request-id";
 
@@ -97,34 +99,9 @@ fn note_refused(length: usize, id: &HeaderValue) {
     );
 }
 
-thread_local! {
-    /// This thread's generator: a key and a counter's start, 128 bits from the system.
-    static SEED: std::cell::Cell<(u64, u64)> = std::cell::Cell::new({
-        let random = uuid::Uuid::new_v4().as_u128();
-        ((random >> 64) as u64, random as u64)
-    });
-}
-
-/// SplitMix64's step: a bijection, so distinct inputs give distinct outputs.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A random UUID (version 4), from a generator of this thread seeded by the system: no
-/// system call per request.
+/// A new id: a random UUID v4, with no system call per request.
 pub fn generate() -> HeaderValue {
-    let (key, counter) = SEED.with(|seed| {
-        let (key, counter) = seed.get();
-        seed.set((key, counter.wrapping_add(0x9e37_79b9_7f4a_7c15)));
-        (key, counter)
-    });
-    // 128 bits from the key and the counter; a UUID v4 keeps 122 of them.
-    let first = mix(counter);
-    let second = mix(first ^ key);
-    let bytes = (u128::from(first) << 64 | u128::from(second)).to_be_bytes();
-    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let id = platform::ids::uuid_v4();
     let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
     let text = id.hyphenated().encode_lower(&mut text);
     // A UUID's characters are all valid in a header.

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sea_orm::DatabaseConnection;
 use tower::{Layer, Service};
 
-use super::error::{ApiError, DatabaseAway, PoolExhausted};
+use crate::api::error::{ApiError, DatabaseAway, PoolExhausted};
 use crate::db::Health;
 
 /// Answers the API's routes with a 503 while the database is known to be away, and notes

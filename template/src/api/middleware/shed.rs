@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
-use super::error::ApiError;
+use crate::api::error::ApiError;
 
 /// The route that is never shed.
 const LIVENESS: &str = "/mon/ping";

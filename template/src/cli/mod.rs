@@ -8,6 +8,8 @@ use crate::config::{BeatSettings, ConfigError, Settings};
 use crate::queue::{self, Broker, RedisQueue};
 use crate::{api, auth, db, server, tasks, telemetry};
 
+mod health;
+
 /// The service and its maintenance commands.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -116,11 +118,11 @@ pub fn run() -> ExitCode {
             // share the image's health check): healthy when either answers.
             let urls = match url {
                 Some(url) => vec![url],
-                None => default_health_urls(&settings),
+                None => health::default_urls(&settings),
             };
             let mut failures = Vec::new();
             for url in &urls {
-                match health(url) {
+                match health::check(url) {
                     Ok(()) => return ExitCode::SUCCESS,
                     Err(error) => failures.push(format!("{url}: {error}")),
                 }
@@ -230,18 +232,7 @@ async fn serve_metrics(settings: &Settings, broker: &Broker) -> Result<(), BoxEr
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving /metrics");
     }
-    // The only routes outside the API's documented router: these processes have no API.
-    let broker = broker.clone();
-    let router = axum::Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(move || {
-                let broker = broker.clone();
-                async move { api::mon::exposition(Some(&broker)).await }
-            }),
-        )
-        .route("/mon/ping", axum::routing::get(api::mon::ping))
-        .layer(api::shed::ShedLayer::new(settings.server.max_in_flight));
+    let router = api::mon::standalone(broker.clone(), settings.server.max_in_flight);
     // The API's server and limits (`server.*`); it stops with the process.
     let limits = server::Limits::from(&settings.server);
     tokio::spawn(server::serve(
@@ -331,67 +322,6 @@ async fn print_status(conn: &sea_orm::DatabaseConnection) -> Result<(), BoxError
         println!("{} {name}", if applied { "applied" } else { "pending" });
     }
     Ok(())
-}
-
-/// `/mon/ping` on the API's port, then on `metrics.listen` when set; a listener on every
-/// address is reached on loopback.
-fn default_health_urls(settings: &Settings) -> Vec<String> {
-    let local = |host: std::net::IpAddr| -> String {
-        match host {
-            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".into(),
-            ip if ip.is_unspecified() => "[::1]".into(),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            ip => ip.to_string(),
-        }
-    };
-    let api_host = match settings.server.host.parse::<std::net::IpAddr>() {
-        Ok(ip) => local(ip),
-        Err(_) => settings.server.host.clone(),
-    };
-    let mut urls = vec![format!(
-        "http://{api_host}:{}/mon/ping",
-        settings.server.port
-    )];
-    if let Some(address) = settings.metrics.listen {
-        urls.push(format!(
-            "http://{}:{}/mon/ping",
-            local(address.ip()),
-            address.port()
-        ));
-    }
-    urls
-}
-
-/// One `GET` over plain HTTP/1.0; `Ok` for a 2xx status.
-fn health(url: &str) -> Result<(), BoxError> {
-    use std::io::{Read, Write};
-
-    let url = url::Url::parse(url)?;
-    if url.scheme() != "http" {
-        return Err("only http:// URLs are checked".into());
-    }
-    let host = url.host_str().ok_or("the URL has no host")?;
-    let timeout = std::time::Duration::from_secs(2);
-    let address = *url
-        .socket_addrs(|| Some(80))?
-        .first()
-        .ok_or("the host has no address")?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {} HTTP/1.0\r\nHost: {host}\r\nX-Request-Id: healthcheck\r\n\r\n",
-        url.path()
-    )?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head)?;
-    let status = String::from_utf8_lossy(&head);
-    match status.split_whitespace().nth(1) {
-        Some(code) if code.starts_with('2') => Ok(()),
-        Some(code) => Err(format!("answered {code}").into()),
-        None => Err("answered something that is not HTTP".into()),
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

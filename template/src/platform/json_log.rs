@@ -1,7 +1,6 @@
 //! JSON log lines: tracing-subscriber's JSON layout (the event's fields flattened, then
-//! `target`, then `spans` outermost first), written straight into the line; with tracing
-//! on, `trace_id` and `span_id` come after `target` in lines written inside a recorded
-//! trace.
+//! `target`, then `spans` outermost first), written straight into the line; `trace_id` and
+//! `span_id` come after `target` in lines written inside a trace that [`TraceIds`] knows.
 //!
 //! The stock formatter parses each span's stored fields back into a map on every line it
 //! writes, to serialize them again; here the stored text (already a JSON object, written
@@ -16,15 +15,39 @@ use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Scope};
 
-/// Formats each event as one JSON object on a line of its own.
-pub struct JsonLines;
+/// The trace a line joins, read from the spans it is written in.
+pub trait TraceIds {
+    /// The ids of the trace and of the span that a line written in `scope` (its spans,
+    /// innermost first) carries, if any.
+    fn ids<'a, R: LookupSpan<'a> + 'a>(
+        &self,
+        scope: Scope<'a, R>,
+    ) -> Option<(impl fmt::Display, impl fmt::Display)>;
+}
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+/// Lines that join no trace.
+pub struct NoTraces;
+
+impl TraceIds for NoTraces {
+    fn ids<'a, R: LookupSpan<'a> + 'a>(
+        &self,
+        _: Scope<'a, R>,
+    ) -> Option<(impl fmt::Display, impl fmt::Display)> {
+        None::<(&str, &str)>
+    }
+}
+
+/// Formats each event as one JSON object on a line of its own, with the trace ids `T`
+/// finds.
+pub struct JsonLines<T = NoTraces>(pub T);
+
+impl<S, N, T> FormatEvent<S, N> for JsonLines<T>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'w> FormatFields<'w> + 'static,
+    T: TraceIds,
 {
     fn format_event(
         &self,
@@ -47,16 +70,10 @@ where
         writer.write_str(",\"target\":")?;
         string(&mut writer, meta.target())?;
         let leaf = ctx.lookup_current();
-        // With tracing on, the line joins its trace (`trace_id`, `span_id`); off, nothing
-        // is looked up.
-        if let Some(ids) = leaf
-            .as_ref()
-            .and_then(|leaf| super::trace::log_ids(leaf.scope()))
-        {
+        if let Some((trace_id, span_id)) = leaf.as_ref().and_then(|leaf| self.0.ids(leaf.scope())) {
             write!(
                 writer,
-                ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
-                ids.trace_id, ids.span_id
+                ",\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\""
             )?;
         }
         if let Some(leaf) = leaf {
@@ -245,7 +262,7 @@ mod tests {
                 tracing_subscriber::fmt::layer()
                     .with_writer(ours.clone())
                     .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
-                    .event_format(JsonLines),
+                    .event_format(JsonLines(NoTraces)),
             ),
         );
         let stock = Lines::default();
