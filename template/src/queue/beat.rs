@@ -127,7 +127,7 @@ impl Beat {
         Ok(Self {
             broker: queue.broker().clone(),
             queue: queue.queue().clone(),
-            id: InstanceId::new("beat"),
+            id: InstanceId::generate(),
             entries,
             lease: Duration::from_secs(settings.lease_secs),
             catch_up: chrono::Duration::seconds(settings.catch_up_secs as i64),

@@ -138,14 +138,14 @@ pub struct Envelope {
 }
 
 /// A name that tells `worker` and `beat` processes apart in Redis and in logs:
-/// `host-pid-random` (the host falls back to the role). Beat's tests read the pid from it.
+/// `host-pid-random` (the host as the logs name it). Beat's tests read the pid from it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct InstanceId(String);
 
 impl InstanceId {
-    /// A new id for a process of `role` (`worker`, `beat`).
-    pub fn new(role: &str) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| role.into());
+    /// A new id for this process.
+    pub fn generate() -> Self {
+        let host = crate::telemetry::hostname();
         let random = Uuid::new_v4().simple().to_string();
         Self(format!("{host}-{}-{}", std::process::id(), &random[..8]))
     }

@@ -29,7 +29,7 @@ pub async fn run(queue: RedisQueue, shutdown: impl Future<Output = ()>) -> Resul
     let broker = queue.broker().clone();
     let queue = queue.queue().clone();
     let settings = queue.settings().clone();
-    let id = InstanceId::new("worker");
+    let id = InstanceId::generate();
     let lease = Duration::from_secs(settings.worker_lease_secs);
 
     let blocking = broker.blocking_client();

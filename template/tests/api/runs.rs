@@ -492,7 +492,7 @@ async fn a_run_its_live_worker_gave_up_may_be_taken_over_at_once(redis: TestRedi
     let world = TaskWorld::new(&redis).await;
     let broker = world.tasks.broker().expect("a Redis queue").clone();
     broker.connected().await;
-    let worker = InstanceId::new("worker");
+    let worker = InstanceId::generate();
     broker
         .heartbeat(&worker, Duration::from_secs(60))
         .await
