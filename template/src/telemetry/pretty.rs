@@ -48,7 +48,8 @@ where
     }
 }
 
-/// Whether `module` (`foo::api::v1`) is the service's code: its library's or its binary's.
+/// Whether `module` (such as `api::v1` below the crate) is the service's code: its library's
+/// or its binary's.
 fn is_own(module: &str) -> bool {
     module
         .strip_prefix(env!("CARGO_CRATE_NAME"))
