@@ -4,6 +4,9 @@
 //! A controller keeps one [`Reads`] in a `static` and calls `READS.by_id(db, id)` where it
 //! would call `Entity::find_by_id(id).one(db)`, and `READS.page(db, offset, limit)` for a
 //! page in id order.
+//!
+//! Batched writes list a varying number of rows; [`padded`] pads such a list to one of a
+//! few sizes, so that their statements stay prepared.
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
@@ -122,11 +125,38 @@ impl Cached {
     }
 }
 
+/// `items` with its last item repeated up to the next power of two ([`padded_len`]).
+/// Batched statements list a varying number of values, and each count is a statement of
+/// its own to prepare and cache per connection: padded, a few sizes serve every batch and
+/// stay prepared. Repeating a value changes no `IN (...)` list's meaning.
+pub fn padded<T: Clone>(items: &[T]) -> Vec<T> {
+    let mut padded = Vec::with_capacity(padded_len(items.len()));
+    padded.extend_from_slice(items);
+    if let Some(last) = items.last() {
+        padded.resize(padded_len(items.len()), last.clone());
+    }
+    padded
+}
+
+/// The length [`padded`] pads a list of `len` items to.
+pub fn padded_len(len: usize) -> usize {
+    len.next_power_of_two()
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::{DbBackend, EntityTrait, QueryOrder, QuerySelect, QueryTrait};
 
     use super::*;
+
+    #[test]
+    fn lists_are_padded_with_their_last_item_to_a_power_of_two() {
+        assert_eq!(padded(&[1, 2, 3]), [1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2, 3, 4]), [1, 2, 3, 4]);
+        assert_eq!(padded(&[7]), [7]);
+        assert!(padded::<u8>(&[]).is_empty());
+        assert_eq!(padded_len(5), 8);
+    }
 
     mod row {
         use sea_orm::entity::prelude::*;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::{JobCall, Origin};
 use crate::models::task::{self, Entity as TaskRow, ErrorCode, State, Transition};
+use crate::platform::sql::{padded, padded_len};
 
 /// Most ids or rows in one statement, well under the bind-parameter limits (SQLite:
 /// 32766, PostgreSQL: 65535).
@@ -295,7 +296,7 @@ pub async fn mark_succeeded_many(
     let Some((first, rest)) = results.split_first() else {
         return Ok(HashSet::new());
     };
-    // Padded like the ids below: one statement text per size class.
+    // Padded like the ids: one statement text per size class.
     let last = rest.last().unwrap_or(first);
     let padding = std::iter::repeat_n(last, padded_len(results.len()) - results.len());
     let mut result = CaseStatement::new();
@@ -328,22 +329,6 @@ pub async fn mark_succeeded_many(
         .iter()
         .map(|row| row.try_get::<Uuid>("", "id"))
         .collect()
-}
-
-/// `ids` with its last id repeated up to the next power of two. Batched writes list a
-/// varying number of ids, and each count is a statement of its own to prepare and cache
-/// per connection: padded, a few sizes serve every batch and stay prepared.
-fn padded(ids: &[Uuid]) -> Vec<Uuid> {
-    let mut padded = Vec::with_capacity(padded_len(ids.len()));
-    padded.extend_from_slice(ids);
-    if let Some(&last) = ids.last() {
-        padded.resize(padded_len(ids.len()), last);
-    }
-    padded
-}
-
-fn padded_len(len: usize) -> usize {
-    len.next_power_of_two()
 }
 
 /// Records a failed run that will be retried; false if the run was superseded.
