@@ -3,6 +3,8 @@
 //! system call ([`ids`]), names looked up without a lock ([`keyed`]), JSON log lines
 //! written straight into the line ([`json_log`]). Nothing here knows the service's own
 //! modules.
+#[cfg(test)]
+pub mod captured;
 pub mod ids;
 pub mod json_log;
 pub mod keyed;

@@ -58,11 +58,10 @@ fn is_own(module: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
+    use crate::platform::captured::Lines;
 
     #[test]
     fn the_service_s_modules_are_its_own_and_no_others() {
@@ -83,14 +82,10 @@ mod tests {
 
     #[test]
     fn own_events_show_where_they_were_written() {
-        let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let writer = {
-            let lines = lines.clone();
-            move || Sink(lines.clone())
-        };
+        let lines = Lines::default();
         let subscriber = tracing_subscriber::registry().with(
             tracing_subscriber::fmt::layer()
-                .with_writer(writer)
+                .with_writer(lines.clone())
                 .with_ansi(false)
                 .pretty()
                 .event_format(OwnLocations::default()),
@@ -108,23 +103,9 @@ mod tests {
                 .build();
             tracing_log::format_trace(&record).expect("dispatched");
         });
-        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+        let text = lines.take();
         let (ours, theirs) = text.split_once("theirs").expect("both events");
         assert!(ours.contains(&format!("at {}:", file!())), "{text}");
         assert!(!theirs.contains("registry"), "{text}");
-    }
-
-    /// Where the test's lines go.
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 }

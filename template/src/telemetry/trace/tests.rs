@@ -9,6 +9,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use super::layer::{Shared, SpanLayer};
 use super::*;
 use crate::config::Settings;
+use crate::platform::captured::Lines;
 
 /// Spans exported, kept for the test to read.
 #[derive(Debug, Clone, Default)]
@@ -273,18 +274,14 @@ fn a_full_queue_drops_and_counts_instead_of_waiting() {
 #[test]
 fn json_lines_carry_the_trace_of_a_recorded_span() {
     turn_on();
-    let lines = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = {
-        let lines = lines.clone();
-        move || Writer(lines.clone())
-    };
+    let lines = Lines::default();
     let mut settings = Settings::defaults().expect("defaults").trace;
     settings.sample_ratio = 1.0;
     let (queue, _stopper) = export::start(Collected::default(), &settings).expect("started");
     let layer = SpanLayer::new(Arc::new(Shared::new(&settings, queue)));
     let subscriber = tracing_subscriber::registry().with(layer).with(
         tracing_subscriber::fmt::layer()
-            .with_writer(writer)
+            .with_writer(lines.clone())
             .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
             .event_format(crate::platform::json_log::JsonLines(JsonLineIds)),
     );
@@ -296,7 +293,7 @@ fn json_lines_carry_the_trace_of_a_recorded_span() {
         ids = with_traced(&request, |traced| traced.context.clone());
         tracing::info!("inside");
     });
-    let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+    let text = lines.take();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -310,18 +307,4 @@ fn json_lines_carry_the_trace_of_a_recorded_span() {
     );
     assert_eq!(lines[1]["span_id"], context.span_id().to_string(), "{text}");
     assert_eq!(lines[1]["spans"][0]["request_id"], "r-2", "{text}");
-}
-
-/// Lines written by one subscriber.
-struct Writer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Writer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
