@@ -2,8 +2,8 @@
 //! behind `db ...`.
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
@@ -18,9 +18,9 @@ pub async fn connect(
     settings: &DatabaseSettings,
     health: &Health,
 ) -> Result<DatabaseConnection, DbErr> {
-    // Weak: the pool does not keep the health alive (its outage probe ends with the
-    // service, see `Health::report_down`).
-    let health = Arc::downgrade(&health.0);
+    // The break times only: the pool does not keep the rest alive (the outage probe ends
+    // with the service, see `Health::report_down`).
+    let breaks = health.0.breaks.clone();
     let mut options = ConnectOptions::new(plain_on_loopback(settings.exposed_url()));
     options
         .max_connections(settings.max_connections)
@@ -31,7 +31,7 @@ pub async fn connect(
         // server for every query. Only the connections that may be broken are pinged.
         .test_before_acquire(false)
         .map_sqlx_postgres_before_acquire(move |connection, meta| {
-            let test = worth_testing(&health, meta.idle_for);
+            let test = breaks.worth_testing(meta.idle_for);
             Box::pin(async move {
                 if test {
                     sea_orm::sqlx::Connection::ping(connection).await?;
@@ -118,18 +118,7 @@ pub fn busy(error: &DbErr) -> Option<Busy> {
 /// A pooled connection unused for this long is pinged before its next query.
 const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// Whether a pooled connection idle for `idle_for` should be pinged before its next use:
-/// it sat idle long enough to have been dropped by the server or something between, or
-/// since before a connection was last found broken. One in use a moment ago, the usual
-/// case under load, goes straight to its query.
-fn worth_testing(health: &Weak<State>, idle_for: Duration) -> bool {
-    let (now_ms, broke_ms) = health.upgrade().map_or((0, 0), |state| {
-        (state.clock_ms(), state.broken_at_ms.load(Ordering::Relaxed))
-    });
-    idle_since_break(idle_for, now_ms, broke_ms)
-}
-
-/// [`worth_testing`] at `now_ms`, with the last break at `broke_ms` (0: never).
+/// [`Breaks::worth_testing`] at `now_ms`, with the last break at `broke_ms` (0: never).
 fn idle_since_break(idle_for: Duration, now_ms: u64, broke_ms: u64) -> bool {
     // (Rounded towards pinging: a millisecond either way costs one ping at most.)
     idle_for >= TEST_IF_IDLE_FOR
@@ -153,33 +142,50 @@ const PROBE_EVERY: Duration = Duration::from_millis(500);
 #[derive(Clone, Debug, Default)]
 pub struct Health(Arc<State>);
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
-    /// The clock of [`Self::broken_at_ms`].
-    started: Instant,
-    /// When a connection was last found broken, in milliseconds since `started` (0:
-    /// never).
-    broken_at_ms: AtomicU64,
+    /// Read by the pool before each connection's use.
+    breaks: Arc<Breaks>,
     down: AtomicBool,
     /// A [`Health::check`] runs (or ran less than [`PROBE_EVERY`] ago).
     checking: AtomicBool,
 }
 
-impl Default for State {
+/// When a connection was last found broken.
+#[derive(Debug)]
+struct Breaks {
+    /// The clock of [`Self::broken_at_ms`].
+    started: Instant,
+    /// When a connection was last found broken, in milliseconds since `started` (0:
+    /// never).
+    broken_at_ms: AtomicU64,
+}
+
+impl Default for Breaks {
     fn default() -> Self {
         Self {
             started: Instant::now(),
             broken_at_ms: AtomicU64::new(0),
-            down: AtomicBool::new(false),
-            checking: AtomicBool::new(false),
         }
     }
 }
 
-impl State {
+impl Breaks {
     fn clock_ms(&self) -> u64 {
         // Never 0, which means "never broke".
         self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Whether a pooled connection idle for `idle_for` should be pinged before its next
+    /// use: it sat idle long enough to have been dropped by the server or something
+    /// between, or since before a connection was last found broken. One in use a moment
+    /// ago, the usual case under load, goes straight to its query.
+    fn worth_testing(&self, idle_for: Duration) -> bool {
+        idle_since_break(
+            idle_for,
+            self.clock_ms(),
+            self.broken_at_ms.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -197,9 +203,10 @@ impl Health {
 
     /// Notes that a connection to the database was found broken (or none could be had).
     pub fn connection_broke(&self) {
-        self.0
+        let breaks = &self.0.breaks;
+        breaks
             .broken_at_ms
-            .store(self.0.clock_ms(), Ordering::Relaxed);
+            .store(breaks.clock_ms(), Ordering::Relaxed);
     }
 
     /// Whether the database is known to be away right now.
@@ -383,12 +390,12 @@ mod tests {
         assert!(!idle_since_break(ms(10), 5_000, 4_800));
         // The clock starts at 1: a break is never mistaken for "never".
         let health = Health::default();
-        let pool_side = Arc::downgrade(&health.0);
-        assert!(!worth_testing(&pool_side, ms(900)));
+        let pool_side = health.0.breaks.clone();
+        assert!(!pool_side.worth_testing(ms(900)));
         health.connection_broke();
-        assert_ne!(health.0.broken_at_ms.load(Ordering::Relaxed), 0);
+        assert_ne!(pool_side.broken_at_ms.load(Ordering::Relaxed), 0);
         assert!(
-            worth_testing(&pool_side, ms(900)),
+            pool_side.worth_testing(ms(900)),
             "idle since before the break"
         );
     }
