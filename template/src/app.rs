@@ -69,7 +69,7 @@ impl App {
         let auth = Authenticator::start(&settings.auth, db.clone()).map_err(StartError::Auth)?;
         let state = AppState {
             db,
-            database: health,
+            health,
             tasks,
             settings: Arc::new(settings),
             auth,

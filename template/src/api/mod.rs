@@ -32,7 +32,7 @@ pub mod v1;
 pub struct AppState {
     pub db: DatabaseConnection,
     /// Whether the database answers, as this process knows it (see [`outage`]).
-    pub database: crate::db::Health,
+    pub health: crate::db::Health,
     pub tasks: Queue,
     pub settings: Arc<Settings>,
     /// Checks callers' credentials (see [`auth`]).
@@ -92,7 +92,7 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/doc")
         .url("/doc/openapi.json", openapi)
         .config(Config::default().validator_url("none"));
-    let outage = outage::GuardLayer::new(state.database.clone(), state.db.clone());
+    let outage = outage::GuardLayer::new(state.health.clone(), state.db.clone());
     router
         .merge(docs)
         .merge(self::docs::router())

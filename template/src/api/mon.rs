@@ -84,7 +84,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let database = match state.db.ping().await {
         Ok(()) => "ok".to_owned(),
         Err(error) => {
-            state.database.connection_broke();
+            state.health.connection_broke();
             tracing::warn!(%error, "readiness: database unavailable");
             "unavailable".to_owned()
         }

@@ -25,13 +25,13 @@ pub struct GuardLayer(Arc<Watch>);
 
 /// What the guard reads and reports to.
 struct Watch {
-    database: Health,
+    health: Health,
     db: DatabaseConnection,
 }
 
 impl GuardLayer {
-    pub fn new(database: Health, db: DatabaseConnection) -> Self {
-        Self(Arc::new(Watch { database, db }))
+    pub fn new(health: Health, db: DatabaseConnection) -> Self {
+        Self(Arc::new(Watch { health, db }))
     }
 }
 
@@ -72,7 +72,7 @@ where
             .extensions()
             .get::<MatchedPath>()
             .is_some_and(|route| is_api_version(route.as_str()));
-        if needs_database && self.watch.database.is_down() {
+        if needs_database && self.watch.health.is_down() {
             let response = ApiError::database_away("known to be away").into_response();
             return Box::pin(std::future::ready(Ok(response)));
         }
@@ -81,11 +81,11 @@ where
         Box::pin(async move {
             let response = response.await?;
             if let Some(DatabaseAway(cause)) = response.extensions().get::<DatabaseAway>() {
-                watch.database.report_down(&watch.db, cause);
+                watch.health.report_down(&watch.db, cause);
             } else if response.extensions().get::<PoolExhausted>().is_some() {
                 // Answered once the check is done, so that the next request already
                 // knows whether the database is away.
-                watch.database.check(&watch.db).await;
+                watch.health.check(&watch.db).await;
             }
             Ok(response)
         })
