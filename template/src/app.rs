@@ -43,6 +43,8 @@ pub struct App {
     router: Router,
     limits: server::Limits,
     shutdown_timeout: Duration,
+    /// Writes the API keys' last use once more after the last request.
+    auth: Authenticator,
 }
 
 impl App {
@@ -72,13 +74,14 @@ impl App {
             health,
             tasks,
             settings: Arc::new(settings),
-            auth,
+            auth: auth.clone(),
         };
         Ok(Self {
             listener,
             router: router(state),
             limits,
             shutdown_timeout,
+            auth,
         })
     }
 
@@ -90,7 +93,7 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish (for at most
-    /// the configured shutdown time).
+    /// the configured shutdown time) and writes the API keys' last use.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -111,12 +114,14 @@ impl App {
             }
         };
         tokio::select! {
-            () = server => Ok(()),
+            () = server => {}
             () = deadline => {
                 tracing::warn!("in-flight requests still running at the shutdown deadline");
-                Ok(())
             }
         }
+        // Uses noted since the last periodic write would be lost otherwise.
+        self.auth.flush().await;
+        Ok(())
     }
 }
 

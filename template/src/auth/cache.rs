@@ -68,25 +68,13 @@ impl Verified {
         shard.insert(digest, Entry { identity, until });
     }
 
-    /// Forgets every credential (a key revoked in this process).
-    pub fn clear(&self) {
-        for shard in &self.shards {
-            if let Ok(mut shard) = shard.write() {
-                shard.clear();
-            }
-        }
-    }
-
     /// How many credentials are remembered (expired ones included until dropped).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|shard| shard.read().map_or(0, |shard| shard.len()))
             .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -200,19 +200,9 @@ impl Authenticator {
         }
     }
 
-    /// Forgets every verified credential (after revoking a key in this process).
-    pub fn forget(&self) {
-        self.0.verified.clear();
-    }
-
-    /// Writes the keys' last use now (at shutdown, say).
+    /// Writes the keys' last use now (at shutdown).
     pub async fn flush(&self) {
         self.0.keys.flush().await;
-    }
-
-    /// How many times the provider's keys were fetched so far (tests, logs).
-    pub fn key_fetches(&self) -> u64 {
-        self.0.oidc.as_ref().map_or(0, oidc::Oidc::fetches)
     }
 }
 

@@ -12,7 +12,6 @@
 //! The keys come over the HTTP client the service already has (ureq, through rustls and
 //! ring, the system's CAs plus `ca_file`), in a blocking thread.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -55,7 +54,6 @@ struct Provider {
     keys: RwLock<Option<Arc<KeySet>>>,
     /// When keys were last fetched for an unknown key id; one fetch at a time.
     unknown_key_fetch: tokio::sync::Mutex<Option<Instant>>,
-    fetches: AtomicU64,
 }
 
 /// The provider's signing keys by key id, each with the one algorithm it checks.
@@ -113,13 +111,7 @@ impl Oidc {
             agent,
             keys: RwLock::new(None),
             unknown_key_fetch: tokio::sync::Mutex::new(None),
-            fetches: AtomicU64::new(0),
         }))))
-    }
-
-    /// How many times the keys were fetched (tried) so far.
-    pub fn fetches(&self) -> u64 {
-        self.0.fetches.load(Ordering::Relaxed)
     }
 
     /// Fetches the keys now, then every `refresh_secs` (sooner while fetches fail), as
@@ -187,7 +179,6 @@ impl Oidc {
     /// Fetches the key set (through discovery when no `jwks_url` is configured) and puts
     /// it in place of the old one; returns how many keys it holds.
     async fn fetch(&self) -> Result<usize, FetchError> {
-        self.0.fetches.fetch_add(1, Ordering::Relaxed);
         let provider = self.0.clone();
         let set = tokio::task::spawn_blocking(move || provider.download())
             .await

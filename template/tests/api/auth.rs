@@ -411,6 +411,23 @@ async fn last_use_is_written_in_batches_not_per_request() {
 }
 
 #[tokio::test]
+async fn last_use_noted_since_the_last_write_is_written_at_shutdown() {
+    let mut app = spawn_app_with(|s| s.auth.api_keys.last_used_flush_secs = 3600).await;
+    assert_eq!(app.get("/v1/persons").await.status(), 200);
+    app.stop().await.expect("stopped");
+
+    let key = api_key::Entity::find()
+        .one(app.db().await)
+        .await
+        .expect("read")
+        .expect("the tests' key");
+    assert!(
+        key.last_used_at.is_some(),
+        "the hour's write had not come: written as the service stopped"
+    );
+}
+
+#[tokio::test]
 async fn keys_never_reach_the_logs_and_the_caller_does() {
     let database = TestDatabase::create().await;
     let env = vec![

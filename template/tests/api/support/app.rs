@@ -264,8 +264,8 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
-    /// Stops the service gracefully and waits for it to finish.
-    pub async fn stop(mut self) -> std::io::Result<()> {
+    /// Stops the service gracefully and waits for it to finish (its database stays).
+    pub async fn stop(&mut self) -> std::io::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
