@@ -19,6 +19,11 @@
 # who logged in (its scaffold's routes require one; `LOCO=open` measures the `--no-auth`
 # scaffold instead, `LOCO=none` leaves loco out). Pings are open on all three.
 #
+# The service is measured a second time in each round with OpenTelemetry traces on
+# (`traced`: a sampling ratio of TRACE_RATIO, 0.1, the rest of the trace settings their
+# defaults), exporting to bench/otlp_sink.py, a stand-in collector that drops what it takes;
+# TRACE_RATIO=off leaves it out.
+#
 # Then the tasks (TASKS=0 skips them), ROUNDS times interleaved: Celery's N (5,000)
 # `add_one_year` (bench/original/tasks.sh), the project's `cargo bench --bench tasks` on the
 # same task (BENCH_TASKS=N; 32 callers, then one caller in a loop as Celery's) and its
@@ -35,6 +40,8 @@ cd "$(dirname "$0")"
 
 rounds=${ROUNDS:-2}
 loco=${LOCO:-jwt}
+trace_ratio=${TRACE_RATIO:-0.1}
+SINK_PID=
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 export STAMP QUIET_HEADER=1
 for tool in wrk psql curl ss; do command -v "$tool" >/dev/null || die "$tool is missing: run bench/original/setup.sh"; done
@@ -66,24 +73,51 @@ else
 fi
 cleanup() {
     stop_server
+    if [ -n "$SINK_PID" ]; then kill -TERM "$SINK_PID" 2>/dev/null || true; fi
     if [ -n "$key_name" ]; then (cd "$project" && "$service" keys revoke "$key_name" >/dev/null) || true; fi
 }
 trap cleanup EXIT
 
 loco_app_dir=$LOCO_WORK/$(loco_app "$loco")
 
+# $1: the round; $2: the stack's name, `service` or `traced` (OpenTelemetry traces on, at a
+# sampling ratio of TRACE_RATIO, exported to bench/otlp_sink.py, which drops them).
 run_service() {
+    local stack=${2:-service} traces=()
     seed_persons bench_service persons "created_at, updated_at" >/dev/null
-    start_server "$RESULTS/raw/$STAMP-service-$1.log" http://127.0.0.1:18000/mon/ping \
-        env -C "$project" "$service" serve
+    if [ "$stack" = traced ]; then
+        python3 otlp_sink.py 14318 >"$RESULTS/raw/$STAMP-otlp-sink-$1.log" 2>&1 &
+        SINK_PID=$!
+        wait_http_post http://127.0.0.1:14318/v1/traces || die "the OTLP sink did not start"
+        traces=(APP__TRACE__ENDPOINT=http://127.0.0.1:14318 APP__TRACE__SAMPLE_RATIO="$trace_ratio")
+    fi
+    start_server "$RESULTS/raw/$STAMP-$stack-$1.log" http://127.0.0.1:18000/mon/ping \
+        env -C "$project" "${traces[@]}" "$service" serve
     local base=http://127.0.0.1:18000
     BENCH_AUTH=$service_auth
-    measure_route service "$1" ping GET "$base/mon/ping"
-    measure_route service "$1" get_one GET "$base/v1/persons/1"
-    measure_route service "$1" page_20 GET "$base/v1/persons?per_page=20"
-    measure_route service "$1" post POST "$base/v1/persons"
-    record_memory service "$1"
+    measure_route "$stack" "$1" ping GET "$base/mon/ping"
+    measure_route "$stack" "$1" get_one GET "$base/v1/persons/1"
+    measure_route "$stack" "$1" page_20 GET "$base/v1/persons?per_page=20"
+    measure_route "$stack" "$1" post POST "$base/v1/persons"
+    record_memory "$stack" "$1"
     stop_server
+    if [ "$stack" = traced ]; then
+        kill -TERM "$SINK_PID"; wait "$SINK_PID" || true
+        SINK_PID=
+        echo "traced round $1: $(tail -1 "$RESULTS/raw/$STAMP-otlp-sink-$1.log")"
+        if grep -q ' 0 exports' "$RESULTS/raw/$STAMP-otlp-sink-$1.log"; then
+            die "traced round $1 exported no span"
+        fi
+    fi
+}
+
+# Waits up to 10 s until the sink takes a POST at URL $1.
+wait_http_post() {
+    for _ in $(seq 1 100); do
+        curl -sf -o /dev/null -X POST --data-binary '' "$1" && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 run_loco() {
@@ -117,6 +151,7 @@ echo "sitting $STAMP: $rounds rounds; wrk -t2 -c32, ${WARMUP}s warm-up then ${DU
 measure_header
 for round in $(seq 1 "$rounds"); do
     run_service "$round"
+    [ "$trace_ratio" = off ] || run_service "$round" traced
     [ "$loco" = none ] || run_loco "$round"
     original/load.sh "$round"
 done
@@ -126,20 +161,22 @@ echo "== per route and round: requests/s and p99 (ms); ratios above 1x favour th
 awk -F'\t' -v stamp="$STAMP" '
     function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.1fx", a / b) }
     function show(v, format) { return v == "" ? "-" : sprintf(format == "" ? "%.0f" : format, v) }
+    function share(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%+.1f %%", 100 * (a / b - 1)) }
     $1 == stamp && $4 != "memory" { rps[$2, $3, $4] = $5; p99[$2, $3, $4] = $7; if ($3 + 0 > rounds) rounds = $3 + 0 }
     $1 == stamp && $4 == "memory" { mem[$2, $3] = $12 }
     END {
-        printf "%-8s %5s %9s %9s %9s %13s %17s %8s %8s %8s %13s %13s\n", "route", "round", "service", "loco",
+        printf "%-8s %5s %9s %9s %9s %13s %17s %8s %8s %8s %13s %13s %9s %15s\n", "route", "round", "service", "loco",
             "original", "service/loco", "service/original", "p99 svc", "p99 loco", "p99 orig",
-            "p99 loco/svc", "p99 orig/svc"
+            "p99 loco/svc", "p99 orig/svc", "traced", "traced/service"
         split("ping get_one page_20 post", order, " ")
         for (i = 1; i <= 4; i++) for (r = 1; r <= rounds; r++) {
             k = order[i]
-            printf "%-8s %5s %9s %9s %9s %13s %17s %8s %8s %8s %13s %13s\n", k, r,
+            printf "%-8s %5s %9s %9s %9s %13s %17s %8s %8s %8s %13s %13s %9s %15s\n", k, r,
                 show(rps["service", r, k]), show(rps["loco", r, k]), show(rps["original", r, k]),
                 ratio(rps["service", r, k], rps["loco", r, k]), ratio(rps["service", r, k], rps["original", r, k]),
                 show(p99["service", r, k], "%.1f"), show(p99["loco", r, k], "%.1f"), show(p99["original", r, k], "%.1f"),
-                ratio(p99["loco", r, k], p99["service", r, k]), ratio(p99["original", r, k], p99["service", r, k])
+                ratio(p99["loco", r, k], p99["service", r, k]), ratio(p99["original", r, k], p99["service", r, k]),
+                show(rps["traced", r, k]), share(rps["traced", r, k], rps["service", r, k])
         }
         for (r = 1; r <= rounds; r++)
             printf "PSS after load, round %s: service %s MiB, loco %s MiB, original %s MiB (service/loco %s)\n",
