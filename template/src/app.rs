@@ -16,7 +16,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api::middleware::{count, drain, request_id, shed, span};
-use crate::api::{self, AppState};
+use crate::api::{self, AppState, Services};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::queue::QueueError;
@@ -69,13 +69,13 @@ impl App {
         let limits = server::Limits::from(&settings.server);
         let tasks = tasks::queue(db.clone(), &health, &settings).map_err(StartError::Queue)?;
         let auth = Authenticator::start(&settings.auth, db.clone()).map_err(StartError::Auth)?;
-        let state = AppState {
+        let state = AppState::new(Services {
             db,
             health,
             tasks,
             settings: Arc::new(settings),
             auth: auth.clone(),
-        };
+        });
         Ok(Self {
             listener,
             router: router(state),

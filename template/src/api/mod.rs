@@ -27,9 +27,28 @@ pub mod mon;
 pub mod pagination;
 pub mod v1;
 
-/// What every handler can reach.
+/// What every handler can reach, as `state.db`, `state.tasks`, ... Axum clones it for every
+/// request (several times on its way through the middleware), so it is one `Arc`: one count
+/// raised and lowered per clone, not one per service it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     pub db: DatabaseConnection,
     /// Whether the database answers, as this process knows it (see [`outage`]).
     pub health: crate::db::Health,
